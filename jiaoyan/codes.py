@@ -108,3 +108,16 @@ def st_codes(teacher: np.ndarray, shares: np.ndarray) -> np.ndarray:
     dominant = np.argmax(shares, axis=1)
     is_s = teacher_is_s[np.asarray(teacher)] | student_is_s[dominant]
     return np.where(is_s, "S", "T")
+
+
+@cache
+def seed_rows(name: str) -> tuple[dict[str, str], ...]:
+    """Rows of a code-list seed, e.g. ``seed_rows("activity_kinds")``."""
+    path = seeds_dir() / f"{name}.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        return tuple(csv.DictReader(handle))
+
+
+def seed_codes(name: str, column: str = "code") -> tuple[str, ...]:
+    """The codes of a code-list seed, in file order."""
+    return tuple(row[column] for row in seed_rows(name))
