@@ -7,6 +7,7 @@ these contracts, the loaders and the Spark job validate against them (through
 them (``jiaoyan contracts docs``), so the three cannot drift apart.
 """
 
+from jiaoyan.contracts.batch import BatchFile, BatchManifest
 from jiaoyan.contracts.model import Contract, ContractError, Field
 from jiaoyan.contracts.rubrics import Band, Indicator, Rubric, RubricFile
 from jiaoyan.contracts.sources import (
@@ -33,7 +34,6 @@ from jiaoyan.contracts.sources import (
     VTROS,
     by_name,
 )
-from jiaoyan.contracts.batch import BatchFile, BatchManifest
 
 __all__ = [
     "ACTIVITY_EVENTS",

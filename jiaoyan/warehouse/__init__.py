@@ -1,0 +1,1 @@
+"""The PostgreSQL warehouse: local cluster lifecycle, migrations and roles, connections."""
