@@ -63,8 +63,8 @@ lint: setup ## ruff check and format check
 format: setup ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 
-bench: setup warehouse ## Run the benchmarks and print ratios against their baselines
-	$(PY) -m benchmarks
+bench: setup warehouse ## Run the benchmarks (BENCH="name ..." for some) and print ratios against baselines
+	$(PY) tests/benchmarks/run.py $(BENCH)
 
 docs: setup ## Regenerate generated documentation (data contracts)
 	$(JIAOYAN) contracts docs --out docs/data-contracts.md
