@@ -283,6 +283,31 @@ BEHAVIOUR_CODES = Contract(
            "Points of a lesson are contiguous from 0 to n-1 where n = floor(duration / 6)."),
 )
 
+LESSON_RUNS = Contract(
+    name="lesson_runs",
+    description="One row per lesson video inference tried: coded, or quarantined with the reason. Written by "
+    "inference to the lake beside the behaviour codes.",
+    location="lake: inference/<batch_id>/lesson_runs/*.parquet",
+    format="parquet",
+    key=("lesson_id", "model_name", "model_version"),
+    fields=(
+        _id("lesson_id", "lesson"),
+        Field("model_name", STR, "model used"),
+        Field("model_version", STR, "registry version of the model"),
+        Field("status", STR, "outcome", allowed=("coded", "quarantined")),
+        Field("reason", STR, "why the video was quarantined; empty when coded", required=False),
+        Field("video_uri", STR, "video read"),
+        Field("duration_s", pa.float64(), "duration found in the video", required=False, min=0),
+        Field("n_points", pa.int32(), "6-second points coded (floor(duration / 6))", required=False, min=0),
+        Field("fps", pa.float64(), "average frame rate", required=False, min=0),
+        Field("width", pa.int32(), "frame width after rotation", required=False, min=0),
+        Field("height", pa.int32(), "frame height after rotation", required=False, min=0),
+        Field("audio_present", pa.bool_(), "whether the video has a usable audio track", required=False),
+        Field("decode_seconds", pa.float64(), "time spent decoding", required=False, min=0),
+        Field("total_seconds", pa.float64(), "time spent on the lesson", required=False, min=0),
+    ),
+)
+
 REFERENCE_CONTRACTS = (REGIONS, SCHOOLS, UNIVERSITIES, TEACHERS, VTROS, VTRO_MEMBERS)
 ALL_CONTRACTS = (
     *REFERENCE_CONTRACTS,
@@ -293,6 +318,7 @@ ALL_CONTRACTS = (
     ACTIVITY_EVENTS,
     GOLD_CODES,
     BEHAVIOUR_CODES,
+    LESSON_RUNS,
 )
 
 
