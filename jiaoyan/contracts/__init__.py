@@ -8,6 +8,7 @@ them (``jiaoyan contracts docs``), so the three cannot drift apart.
 """
 
 from jiaoyan.contracts.batch import BatchFile, BatchManifest
+from jiaoyan.contracts.lake import LAKE_CONTRACTS, lake_by_name
 from jiaoyan.contracts.model import Contract, ContractError, Field
 from jiaoyan.contracts.rubrics import Band, Indicator, Rubric, RubricFile
 from jiaoyan.contracts.sources import (
@@ -43,6 +44,7 @@ __all__ = [
     "BEHAVIOUR_CODES",
     "EVENT_TYPES",
     "GOLD_CODES",
+    "LAKE_CONTRACTS",
     "LESSON_MANIFEST",
     "LESSON_RUNS",
     "OBSERVER_ROLES",
@@ -69,4 +71,5 @@ __all__ = [
     "Rubric",
     "RubricFile",
     "by_name",
+    "lake_by_name",
 ]

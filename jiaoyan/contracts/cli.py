@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from jiaoyan.contracts import ALL_CONTRACTS, Contract, ContractError, RubricFile, by_name
+from jiaoyan.contracts import ALL_CONTRACTS, LAKE_CONTRACTS, Contract, ContractError, RubricFile, by_name, lake_by_name
 from jiaoyan.contracts.batch import BATCH_MARKER, BatchManifest
 from jiaoyan.errors import UserError
 
@@ -44,7 +44,42 @@ def render_docs() -> str:
         parts.append(_render_contract(contract))
     parts.append(_render_rubric_document())
     parts.append(_render_batch_marker())
+    parts.append(_render_lake_contracts())
     return "".join(parts)
+
+
+LAKE_HEADER = """
+# Lake datasets (Spark activity job)
+
+Written by `jiaoyan spark activity` (`spark_jobs/activity/`) to `<lake>/activity/<dataset>/event_date=<YYYY-MM-DD>/`
+as Parquet, for the warehouse's bulk loader; raw tables `raw.<dataset>` are generated from these definitions
+like the sources above. Every dataset carries its partition value as the column `fact_date`, so each file is
+complete on its own. Days are China Standard Time: the day an event happened, not the day it arrived. A run
+rewrites whole partitions and lists them in `<lake>/activity/_runs/<batch_id>.json` (`partitions` per dataset,
+`changed_days`): the warehouse replaces exactly those `fact_date` values. Broken or invalid log lines are in
+`<lake>/quarantine/activity/<batch_id>/` (Parquet, columns `source_file`, `line`, `field`, `value`, `reason`,
+`raw`, as `quarantine.rejected_rows`).
+
+| dataset | lake folder | key |
+|---|---|---|
+"""
+
+
+def _render_lake_contracts() -> str:
+    parts = [LAKE_HEADER]
+    for contract in LAKE_CONTRACTS:
+        parts.append(f"| [`{contract.name}`](#{contract.name.replace('_', '-')}) | `activity/{contract.name}/` | "
+                     f"{', '.join(contract.key)} |\n")
+    for contract in LAKE_CONTRACTS:
+        parts.append(_render_contract(contract))
+    return "".join(parts)
+
+
+def _lookup(name: str) -> Contract:
+    try:
+        return by_name(name)
+    except KeyError:
+        return lake_by_name(name)
 
 
 def _render_contract(contract: Contract) -> str:
@@ -101,7 +136,7 @@ def docs_command(out: Path | None) -> None:
 def show_command(name: str) -> None:
     """Print one contract."""
     try:
-        contract = by_name(name)
+        contract = _lookup(name)
     except KeyError as exc:
         raise UserError(str(exc.args[0])) from exc
     click.echo(_render_contract(contract))
@@ -116,7 +151,7 @@ def validate_command(name: str, path: Path, limit: int) -> None:
     from jiaoyan.contracts import validate
 
     try:
-        contract = by_name(name)
+        contract = _lookup(name)
     except KeyError as exc:
         raise UserError(str(exc.args[0])) from exc
     try:

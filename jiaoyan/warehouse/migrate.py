@@ -18,7 +18,7 @@ import pyarrow as pa
 from psycopg import sql
 
 from jiaoyan import log
-from jiaoyan.contracts import ALL_CONTRACTS, Contract
+from jiaoyan.contracts import ALL_CONTRACTS, LAKE_CONTRACTS, Contract
 from jiaoyan.errors import UserError
 from jiaoyan.settings import Settings
 
@@ -173,7 +173,7 @@ def sync_raw_tables(conn: psycopg.Connection) -> None:
     """Create each contract's raw table and add columns a contract gained since."""
     with conn.transaction():
         conn.execute(f"set local role {OWNER_ROLE}")
-        for contract in ALL_CONTRACTS:
+        for contract in ALL_CONTRACTS + LAKE_CONTRACTS:
             conn.execute(raw_table_ddl(contract))
             conn.execute(sql.SQL("comment on table raw.{} is {}").format(
                 sql.Identifier(contract.name), sql.Literal(f"{contract.description} ({contract.location})")))
