@@ -110,7 +110,8 @@ _FIXED = (
 
 
 def _numbers(array: pa.Array, dtype: str) -> np.ndarray:
-    filled = array.fill_null(0) if array.null_count else array
+    zero = False if pa.types.is_boolean(array.type) else 0
+    filled = array.fill_null(zero) if array.null_count else array
     return np.asarray(filled.to_numpy(zero_copy_only=False)).astype(dtype)
 
 

@@ -132,7 +132,7 @@ def test_a_batch_without_its_marker_is_refused(warehouse: dict[str, str], dirs: 
     landing, lake = dirs
     folder = SampleBatch.small(dt.date(2031, 1, 8)).write(landing, lake)
     (folder / "_batch.json").unlink()
-    with pytest.raises(UserError, match="no _batch.json"):
+    with pytest.raises(UserError, match=r"no _batch\.json"):
         load_batch(str(folder), lake_uri=str(lake))
 
 
