@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "warehouse": ("jiaoyan.warehouse.cli:warehouse", "Start, stop and migrate the warehouse (local cluster)."),
     "contracts": ("jiaoyan.contracts.cli:contracts", "Show or document the data contracts; validate files."),
     "load": ("jiaoyan.load.cli:load", "Bulk-load nightly batches into the raw tables; quarantine what breaks."),
+    "dbt": ("jiaoyan.dbt_runner:dbt_command", "Run dbt on the warehouse model as the transformer role."),
 }
 
 

@@ -1,0 +1,46 @@
+{#-
+    The column layout of the coding scheme. What each behaviour means — actor, S/T code, participation and
+    attention flags, labels, order — comes from the seed `behaviour_codes` at run time; only the names of the
+    columns that carry the codes are fixed here, because they are the raw tables' columns (the data contract
+    derives them from the same seed). The singular test `assert_behaviour_scheme_matches_seed` fails when the
+    seed and these lists drift apart.
+-#}
+
+{#- Teacher behaviour codes in seed order: the wide tables' share_<code> columns. -#}
+{% macro teacher_behaviour_codes() -%}
+    {{ return(['lecturing', 'blackboard_writing', 'patrolling', 'teacher_student_interaction']) }}
+{%- endmacro %}
+
+{#- Student behaviours in seed order: (code, share column in the raw tables). -#}
+{% macro student_behaviour_columns() -%}
+    {{ return([
+        ('listening', 'share_listening'),
+        ('hand_raising', 'share_hand_raising'),
+        ('answering', 'share_answering'),
+        ('reading_writing', 'share_reading_writing'),
+        ('student_student_interaction', 'share_student_interaction'),
+    ]) }}
+{%- endmacro %}
+
+{#- `array[share_listening, …]` in seed order, optionally qualified by a table alias. -#}
+{% macro student_shares_array(alias=none) -%}
+    array[{% for code, column in student_behaviour_columns() %}{{ alias ~ '.' if alias }}{{ column }}{{ ', ' if not loop.last }}{% endfor %}]
+{%- endmacro %}
+
+{#- The largest student share of a point. -#}
+{% macro largest_student_share(alias=none) -%}
+    greatest({% for code, column in student_behaviour_columns() %}{{ alias ~ '.' if alias }}{{ column }}{{ ', ' if not loop.last }}{% endfor %})
+{%- endmacro %}
+
+{#-
+    Seed position (1-based) of a point's dominant student behaviour: the largest share; a tie goes to the
+    earlier behaviour in seed order (array_position finds the first), like numpy.argmax in jiaoyan.codes.st_codes.
+-#}
+{% macro dominant_student_position(alias=none) -%}
+    array_position({{ student_shares_array(alias) }}, {{ largest_student_share(alias) }})
+{%- endmacro %}
+
+{#- Σ flag[i] × share[i] over the student behaviours, with `flags` an integer array in seed order. -#}
+{% macro flagged_student_share(flags, alias=none) -%}
+    ({% for code, column in student_behaviour_columns() %}{{ flags }}[{{ loop.index }}] * {{ alias ~ '.' if alias }}{{ column }}{{ ' + ' if not loop.last }}{% endfor %})
+{%- endmacro %}
