@@ -12,6 +12,7 @@ from jiaoyan.errors import UserError
 from jiaoyan.settings import get_settings
 
 METHODS = click.Choice(["binary", "rows", "csv"])
+EVENTS_HELP = "load raw activity events only when a batch's log has at most this many lines (0: never)"
 
 
 @click.group()
@@ -37,12 +38,14 @@ def resolve_batch(uri: str, batch_id: str | None) -> tuple[str, str | None]:
 @click.option("--batch-id", default=None, help="batch to load from a landing zone, or the id to tag a folder's rows")
 @click.option("--lake", "lake_uri", default=None, help="lake with inference and Spark outputs (JIAOYAN_LAKE_URI)")
 @click.option("--method", type=METHODS, default="binary", show_default=True, help="COPY encoding")
-def batch_command(uri: str, batch_id: str | None, lake_uri: str | None, method: str) -> None:
+@click.option("--event-rows-limit", type=int, default=200_000, show_default=True, help=EVENTS_HELP)
+def batch_command(uri: str, batch_id: str | None, lake_uri: str | None, method: str, event_rows_limit: int) -> None:
     """Load one batch: URI is its folder, or a landing zone with --batch-id."""
     from jiaoyan.load.runner import load_batch
 
     folder, override = resolve_batch(uri, batch_id)
-    report = load_batch(folder, batch_id=override, lake_uri=lake_uri, method=method)  # type: ignore[arg-type]
+    report = load_batch(folder, batch_id=override, lake_uri=lake_uri, method=method,  # type: ignore[arg-type]
+                        event_rows_limit=event_rows_limit)
     click.echo(report.render())
 
 
@@ -50,8 +53,10 @@ def batch_command(uri: str, batch_id: str | None, lake_uri: str | None, method: 
 @click.option("--landing", "landing_uri", default=None, help="landing zone (default JIAOYAN_LANDING_URI)")
 @click.option("--lake", "lake_uri", default=None, help="lake with inference and Spark outputs (JIAOYAN_LAKE_URI)")
 @click.option("--method", type=METHODS, default="binary", show_default=True, help="COPY encoding")
+@click.option("--event-rows-limit", type=int, default=200_000, show_default=True, help=EVENTS_HELP)
 @click.option("--verbose", "-v", is_flag=True, help="print each batch's full report")
-def all_command(landing_uri: str | None, lake_uri: str | None, method: str, verbose: bool) -> None:
+def all_command(landing_uri: str | None, lake_uri: str | None, method: str, event_rows_limit: int,
+                verbose: bool) -> None:
     """Load every complete batch not loaded yet, oldest first (stops at the first failure)."""
     from jiaoyan.load.report import BatchLoad
     from jiaoyan.load.runner import load_all
@@ -64,7 +69,8 @@ def all_command(landing_uri: str | None, lake_uri: str | None, method: str, verb
     def show(report: BatchLoad) -> None:
         click.echo(report.render() if verbose else report.summary())
 
-    reports = load_all(landing_uri, lake_uri=lake_uri, method=method, on_loaded=show)  # type: ignore[arg-type]
+    reports = load_all(landing_uri, lake_uri=lake_uri, method=method,  # type: ignore[arg-type]
+                       event_rows_limit=event_rows_limit, on_loaded=show)
     for day in waiting:
         click.echo(f"batch {day.isoformat()}: waiting (no {BATCH_MARKER} yet)")
     seconds = time.perf_counter() - started

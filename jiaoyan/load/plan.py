@@ -15,7 +15,7 @@ from jiaoyan.load.parts import RejectedFile
 from jiaoyan.load.read import FileRef
 
 LOG = log.get(__name__)
-NOT_LOADED = {"video", "activity_events"}  # videos go to inference, activity logs to the Spark job
+NOT_LOADED = {"video"}  # videos go to inference
 # the rubric document feeds two tables; the marker may name either (or "rubrics")
 ALIASES = {"rubrics": "rubric_indicators", "rubric_bands": "rubric_indicators"}
 _BATCH_LOCATIONS = {c.name: c.location for c in ALL_CONTRACTS if not c.location.startswith("lake:")}
@@ -29,6 +29,7 @@ class BatchPlan:
     files: dict[str, list[FileRef]] = field(default_factory=dict)  # contract -> files the marker lists
     unlisted: list[RejectedFile] = field(default_factory=list)  # present but not in the marker
     unknown: list[RejectedFile] = field(default_factory=list)  # marker entries naming no known contract
+    rows: dict[str, int] = field(default_factory=dict)  # contract -> data rows the marker announces
 
     def refs(self, contract: str) -> list[FileRef]:
         return self.files.get(contract, [])
@@ -67,11 +68,17 @@ def plan_batch(batch_uri: str, batch_id: str | None = None) -> BatchPlan:
             continue
         ref = FileRef(entry.path, landing.join(plan.uri, entry.path), entry.sha256)
         plan.files.setdefault(contract, []).append(ref)
+        plan.rows[contract] = plan.rows.get(contract, 0) + _rows_of(entry.rows, entry.bytes)
     listed = {entry.path for entry in manifest.files}
     plan.unlisted = [RejectedFile(contract, path, f"not listed in {BATCH_MARKER} (written after the marker?)")
                      for path in _present(plan.uri) if path not in listed
                      for contract in [_contract_of(path)] if contract is not None]
     return plan
+
+
+def _rows_of(rows: int | None, size: int) -> int:
+    """The marker's row count, or an estimate from the size when it gives none (~200 bytes a line)."""
+    return rows if rows is not None else size // 200 + 1
 
 
 def _present(batch_uri: str) -> list[str]:

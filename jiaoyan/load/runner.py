@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 
 from jiaoyan import db, lake, landing, log
 from jiaoyan.contracts import (
+    ACTIVITY_EVENTS,
     BEHAVIOUR_CODES,
     GOLD_CODES,
     LESSON_MANIFEST,
@@ -46,16 +47,22 @@ TABLE_ORDER = (
     "gold_codes",
     "lesson_runs",
     "behaviour_codes",
+    "activity_events",
 )
+# Raw activity events are loaded row by row only for small volumes (the demo's ~10,000 a day);
+# above this many lines in a batch they are left to the Spark job, whose facts load instead.
+EVENT_ROWS_LIMIT = 200_000
 
 
 def load_batch(batch_uri: str, *, batch_id: str | None = None, lake_uri: str | None = None,
-               method: copy.Method = copy.DEFAULT_METHOD) -> BatchLoad:
+               method: copy.Method = copy.DEFAULT_METHOD, event_rows_limit: int = EVENT_ROWS_LIMIT) -> BatchLoad:
     """Load one batch folder (complete: its ``_batch.json`` present). Raises UserError when it cannot start."""
     plan = plan_batch(batch_uri, batch_id)
     with db.connect("loader", autocommit=True) as conn, batch_lock(conn, plan.batch_id):
         register(conn, plan)
-        return BatchLoader(conn, plan, lake.root(lake_uri), method).run()
+        loader = BatchLoader(conn, plan, lake.root(lake_uri), method)
+        loader.event_rows_limit = event_rows_limit
+        return loader.run()
 
 
 def pending_batches(conn: psycopg.Connection, landing_uri: str) -> list[str]:
@@ -65,13 +72,15 @@ def pending_batches(conn: psycopg.Connection, landing_uri: str) -> list[str]:
 
 
 def load_all(landing_uri: str, *, lake_uri: str | None = None, method: copy.Method = copy.DEFAULT_METHOD,
+             event_rows_limit: int = EVENT_ROWS_LIMIT,
              on_loaded: Callable[[BatchLoad], None] | None = None) -> list[BatchLoad]:
     """Load every complete batch not loaded yet, oldest first; stops at the first that fails."""
     with db.connect("loader", autocommit=True) as conn:
         pending = pending_batches(conn, landing_uri)
     reports = []
     for batch_id in pending:
-        report = load_batch(landing.join(landing_uri, batch_id), lake_uri=lake_uri, method=method)
+        report = load_batch(landing.join(landing_uri, batch_id), lake_uri=lake_uri, method=method,
+                            event_rows_limit=event_rows_limit)
         reports.append(report)
         if on_loaded:
             on_loaded(report)
@@ -103,6 +112,8 @@ def register(conn: psycopg.Connection, plan: BatchPlan) -> None:
 
 
 class BatchLoader:
+    event_rows_limit = EVENT_ROWS_LIMIT
+
     def __init__(self, conn: psycopg.Connection, plan: BatchPlan, lake_uri: str, method: copy.Method,
                  lookups: Lookups | None = None) -> None:
         self.conn, self.plan, self.lake_uri, self.method = conn, plan, lake_uri, method
@@ -114,7 +125,7 @@ class BatchLoader:
         self.report.load_id = self._start()
         try:
             for step in (self._reference, self._manifest, self._rubrics, self._scores, self._gold, self._codes,
-                         self._activity, self._marker_problems):
+                         self._events, self._activity, self._marker_problems):
                 step()
         except BaseException as exc:
             self.report.status, self.report.error = "failed", f"{type(exc).__name__}: {exc}"
@@ -162,6 +173,18 @@ class BatchLoader:
         rules.check_codes(codes, self.lookups, runs.good)
         codes.seconds = time.perf_counter() - started
         self._commit([runs, codes])
+
+    def _events(self) -> None:
+        """Raw activity events, for small volumes only (duplicates are expected: staging keeps the first by ts)."""
+        lines = self.plan.rows.get(ACTIVITY_EVENTS.name, 0)
+        if lines > self.event_rows_limit:
+            LOG.info("%s: %s activity-log lines > %s: left to the Spark job", self.plan.batch_id, lines,
+                     self.event_rows_limit)
+            return
+        started = time.perf_counter()
+        part = self._read_text(ACTIVITY_EVENTS)
+        part.seconds = time.perf_counter() - started
+        self._commit([part])
 
     def _activity(self) -> None:
         for dataset in activity.registered():

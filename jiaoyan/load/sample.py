@@ -33,6 +33,7 @@ PATHS = {
     "rubric_scores": "rubric_scores/scores.csv",
     "gold_codes": "gold/gold.csv",
     "behaviour_codes": "behaviour_codes/precoded.parquet",
+    "activity_events": "activity/events.jsonl",
 }
 MODEL = ("behaviour-net", "1")
 
@@ -81,6 +82,8 @@ class SampleBatch:
     rubrics: list[dict] = field(default_factory=list)
     lake_codes: list[dict] = field(default_factory=list)  # inference output for lessons with a video
     lake_runs: list[dict] = field(default_factory=list)
+    extra_lines: dict[str, list[str]] = field(default_factory=dict)  # raw lines appended to a CSV or JSONL file
+    overrides: dict[str, bytes] = field(default_factory=dict)  # a contract's file content, as given
 
     @classmethod
     def small(cls, day: dt.date = dt.date(2026, 3, 2), reference: bool = True) -> SampleBatch:
@@ -100,6 +103,11 @@ class SampleBatch:
         batch.rows["behaviour_codes"] = points("L2", 20, ("observer-import", "1"))
         batch.lake_codes = points("L1", 45)
         batch.lake_runs = [run("L1", 45)]
+        batch.rows["activity_events"] = [
+            event("E1", "T4", "activity_created", {"kind": "lesson_analysis"}, f"{day}T09:00:00+08:00"),
+            event("E2", "T1", "activity_attended", {"kind": "lesson_analysis"}, f"{day}T09:05:00+08:00"),
+            event("E3", "T1", "logged_in", None, f"{day}T08:55:00+08:00"),
+        ]
         return batch
 
     @property
@@ -111,8 +119,13 @@ class SampleBatch:
         folder = landing / self.batch_id
         files: dict[str, tuple[str, bytes]] = {}
         for name, rows in self.rows.items():
-            if name != "behaviour_codes":
-                files[PATHS[name]] = (name, csv_bytes(name, rows))
+            extra = "".join(f"{line}\n" for line in self.extra_lines.get(name, ())).encode()
+            if name in self.overrides:
+                files[PATHS[name]] = (name, self.overrides[name])
+            elif name == "activity_events":
+                files[PATHS[name]] = (name, b"".join(orjson.dumps(row) + b"\n" for row in rows) + extra)
+            elif name != "behaviour_codes":
+                files[PATHS[name]] = (name, csv_bytes(name, rows) + extra)
             elif rows:
                 files[PATHS[name]] = (name, parquet_bytes(name, rows))
         if self.rubrics:
@@ -140,12 +153,18 @@ def run(lesson_id: str, n_points: int, status: str = "coded", reason: str | None
             "audio_present": True, "decode_seconds": 1.0, "total_seconds": 2.0}
 
 
+def event(event_id: str, member: str, event_type: str, attrs: dict | None, ts: str) -> dict:
+    return {"event_id": event_id, "ts": ts, "member_id": member, "vtro_id": "V1", "event_type": event_type,
+            "object_id": "A1" if attrs else None, "attrs": attrs}
+
+
 def write_folder(folder: Path, day: dt.date, files: dict[str, tuple[str, bytes]]) -> None:
     """Write files ``{path: (contract, bytes)}`` and then the marker listing them."""
     entries = []
     for path, (contract, data) in sorted(files.items()):
         _write(folder / path, data)
-        rows = data.count(b"\n") - 1 if path.endswith(".csv") else None
+        lines = data.count(b"\n")
+        rows = lines - 1 if path.endswith(".csv") else lines if path.endswith(".jsonl") else None
         entries.append(BatchFile(path=path, contract=contract, sha256=hashlib.sha256(data).hexdigest(),
                                  bytes=len(data), rows=rows))
     marker = BatchManifest(batch_id=day.isoformat(), batch_date=day, producer="jiaoyan.load.sample", files=entries)

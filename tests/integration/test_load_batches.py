@@ -10,16 +10,17 @@ import pytest
 
 from jiaoyan.errors import UserError
 from jiaoyan.load import copy as load_copy
-from jiaoyan.load import from_warehouse, load_all, load_batch
+from jiaoyan.load import from_warehouse, load_all, load_batch, rules
 from jiaoyan.load.sample import SampleBatch, points, run
 
 pytestmark = pytest.mark.integration
 
 TABLES = ("regions", "schools", "universities", "teachers", "vtros", "vtro_members", "lesson_manifest",
-          "rubric_indicators", "rubric_bands", "rubric_scores", "gold_codes", "lesson_runs", "behaviour_codes")
+          "rubric_indicators", "rubric_bands", "rubric_scores", "gold_codes", "lesson_runs", "behaviour_codes",
+          "activity_events")
 SMALL_COUNTS = {"regions": 3, "schools": 1, "universities": 1, "teachers": 4, "vtros": 1, "vtro_members": 1,
                 "lesson_manifest": 2, "rubric_indicators": 5, "rubric_bands": 3, "rubric_scores": 3, "gold_codes": 45,
-                "lesson_runs": 1, "behaviour_codes": 65}
+                "lesson_runs": 1, "behaviour_codes": 65, "activity_events": 3}
 
 
 def counts(url: str, batch_id: str) -> dict[str, int]:
@@ -164,3 +165,76 @@ def test_the_report_read_back_equals_the_one_printed(warehouse: dict[str, str], 
     again.seconds = report.seconds
     assert again == report
     assert "unknown lesson" in report.render() and "rubrics/rubrics.json#BROKEN" in report.render()
+
+
+def test_each_kind_of_defect_is_quarantined_and_the_rest_loads(warehouse: dict[str, str],
+                                                               dirs: tuple[Path, Path]) -> None:
+    landing, lake = dirs
+    batch = SampleBatch.small(dt.date(2031, 4, 1))
+    rows = batch.rows
+    rows["teachers"].append(dict(rows["teachers"][0], teacher_id="T5", gender="X"))  # line 6
+    rows["lesson_manifest"].append(dict(rows["lesson_manifest"][0], lesson_id="L3", teacher_id="T404"))  # line 4
+    score = rows["rubric_scores"][0]
+    rows["rubric_scores"] += [dict(score, lesson_id="L404"),  # line 5
+                              dict(score, observer_id="T2", score=10.5),  # line 6
+                              dict(score, observer_id="T2", indicator_id="B"),  # line 7
+                              dict(score, observer_id="T2", rubric_id="R9"),  # line 8: R9 is broken below
+                              dict(score, observer_id="T1", scored_at="2031-04-01 10:00")]  # line 9
+    rows["gold_codes"][0]["share_listening"] = "0.4"  # line 2
+    rows["gold_codes"].append(dict(rows["gold_codes"][7]))  # line 47 repeats line 9's key
+    rows["behaviour_codes"] += points("L2", 21, ("observer-import", "1"), start=20)  # row 21: L2 has 20 points
+    batch.lake_codes += points("L1", 46, start=45)  # row 46: the run coded 45 points
+    batch.lake_runs.append(dict(run("L2", 0, "quarantined", "no video stream")))
+    batch.rubrics.append({"rubric_id": "R9", "kind": "classroom_teaching"})
+    batch.extra_lines["schools"] = ["S2,短行"]  # line 3
+    batch.extra_lines["activity_events"] = ['{"event_id": "E9", ', "[1, 2]"]  # lines 4, 5
+    batch.overrides["universities"] = b"university_id,university_name\nU1,x\n"
+    folder = batch.write(landing, lake)
+    (folder / "reference/vtros.csv").write_text("vtro_id,vtro_name\nV1,x\n")  # changed after the marker
+    (folder / "reference/vtro_members.csv").unlink()  # listed, missing
+    (folder / "gold/extra.csv").write_text("lesson_id\n")  # present, not listed
+    report = load_batch(str(folder), lake_uri=str(lake))
+
+    lake_codes = f"lake:inference/{batch.batch_id}/behaviour_codes/L1.parquet"
+    got = {(c, f, line, field, reason[:30]) for c, f, line, field, _, reason in
+           quarantined(warehouse["owner"], batch.batch_id)}
+    expected = {
+        ("teachers", "reference/teachers.csv", 6, "gender", "not an allowed value (allowed: F, M)"),
+        ("schools", "reference/schools.csv", 3, None, "malformed CSV line: expected 7 fields"),
+        ("lesson_manifest", "lessons/manifest.csv", 4, "teacher_id", rules.UNKNOWN_TEACHER),
+        ("rubric_scores", "rubric_scores/scores.csv", 5, "lesson_id", rules.UNKNOWN_LESSON),
+        ("rubric_scores", "rubric_scores/scores.csv", 6, "score", rules.ABOVE_MAX),
+        ("rubric_scores", "rubric_scores/scores.csv", 7, "indicator_id", rules.NOT_A_LEAF),
+        ("rubric_scores", "rubric_scores/scores.csv", 8, "rubric_id", rules.UNKNOWN_RUBRIC),
+        ("rubric_scores", "rubric_scores/scores.csv", 9, "scored_at", "timestamp has no UTC offset (e.g. +08:00)"),
+        ("gold_codes", "gold/gold.csv", 2, "share_*", "student shares do not sum to 1"),
+        ("gold_codes", "gold/gold.csv", 47, "lesson_id,point_index", "duplicate key (lesson_id, point_index) in"),
+        ("behaviour_codes", "behaviour_codes/precoded.parquet", 21, "point_index", rules.BEYOND_DURATION),
+        ("behaviour_codes", lake_codes, 46, "point_index", rules.BEYOND_RUN),
+        ("activity_events", "activity/events.jsonl", 4, None, "not valid JSON: unexpected end of data"),
+        ("activity_events", "activity/events.jsonl", 5, None, "not a JSON object"),
+    }
+    assert got == {(c, f, line, field, reason[:30]) for c, f, line, field, reason in expected}
+    files = {(c, f, r.split(" (")[0]) for c, f, r in rejected_files(warehouse["owner"], batch.batch_id)}
+    assert files == {
+        ("universities", "reference/universities.csv", "required column(s) missing: province_code, region_group"),
+        ("vtros", "reference/vtros.csv", "checksum differs from _batch.json"),
+        ("vtro_members", "reference/vtro_members.csv", "listed in _batch.json but missing"),
+        ("rubric_indicators", "rubrics/rubrics.json#R9", "invalid rubric: rubric_name: Field required"),
+        ("lesson_runs", "lessons/videos/L2.mp4", "video quarantined by inference"),
+        ("gold_codes", "gold/extra.csv", "not listed in _batch.json"),
+    }
+    assert counts(warehouse["owner"], batch.batch_id) == SMALL_COUNTS | {
+        "universities": 0, "vtros": 0, "vtro_members": 0, "gold_codes": 44, "lesson_runs": 2}
+    assert report.rows_rejected == len(got) and len(report.rejected_files) == len(files)
+    scores = next(t for t in report.tables if t.contract == "rubric_scores")
+    assert (scores.rows_loaded, scores.rows_rejected, len(scores.top_reasons)) == (3, 5, 5)
+    with psycopg.connect(warehouse["owner"]) as conn:
+        per_file = conn.execute("select source_file, status, rows_read, rows_loaded, rows_rejected from "
+                                "ops.load_files where batch_id = %s and contract in ('gold_codes', 'vtros') "
+                                "order by source_file", (batch.batch_id,)).fetchall()
+    assert per_file == [("gold/extra.csv", "rejected", 0, 0, 0), ("gold/gold.csv", "loaded", 46, 44, 2),
+                        ("reference/vtros.csv", "rejected", 0, 0, 0)]
+    load_batch(str(folder), lake_uri=str(lake))  # quarantine is replaced, not doubled
+    assert len(quarantined(warehouse["owner"], batch.batch_id)) == len(got)
+    assert len(rejected_files(warehouse["owner"], batch.batch_id)) == len(files)
