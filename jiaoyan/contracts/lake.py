@@ -196,6 +196,7 @@ ACTIVITY_ATTENDANCE = Contract(
         Field("kind", STR, "activity kind of the first attendance event that day", allowed=ACTIVITY_KINDS),
         _count("attendances", "attendance events that day"),
         Field("first_ts", TS, "first attendance event that day"),
+        Field("last_ts", TS, "last attendance event that day"),
     ),
     notes=(_REWRITE_NOTE,),
 )
