@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo-data": ("jiaoyan.demo_world.cli:demo_data", "Generate the deterministic demo world into a landing zone."),
     "warehouse": ("jiaoyan.warehouse.cli:warehouse", "Start, stop and migrate the warehouse (local cluster)."),
     "contracts": ("jiaoyan.contracts.cli:contracts", "Show or document the data contracts; validate files."),
+    "spark": ("spark_jobs.cli:spark", "Spark jobs: activity logs → validated, deduplicated facts in the lake."),
     "load": ("jiaoyan.load.cli:load", "Bulk-load nightly batches into the raw tables; quarantine what breaks."),
     "dbt": ("jiaoyan.dbt_runner:dbt_command", "Run dbt on the warehouse model as the transformer role."),
 }

@@ -1,0 +1,174 @@
+"""Validate activity-log lines against the ``activity_events`` contract, natively in Spark.
+
+The Spark schema, the required fields, patterns and allowed values all come from the
+contract (:data:`jiaoyan.contracts.sources.ACTIVITY_EVENTS`) and the ``attrs.kind`` rule
+from the ``event_types`` seed — no second list here.
+
+The verdict must equal the reference reader's
+(:func:`jiaoyan.contracts.validate.read_jsonl`) line by line. Spark's JSON parser is
+more lenient than orjson in places (it ignores trailing content after the object,
+replaces invalid UTF-8, prints ``true`` where Python prints ``True``), so the native
+checks are deliberately strict: a line passes natively only when the reference would
+surely accept it with the same values. Every other line is *doubtful* and goes to the
+reference reader in a Python worker (:mod:`spark_jobs.activity.check`), which gives the
+final verdict and, for a rejected line, the same field, value and reason as the
+reference. Only doubtful lines pay the Python cost.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jiaoyan import codes
+from jiaoyan.contracts.model import Field
+from jiaoyan.contracts.sources import ACTIVITY_EVENTS
+from spark_jobs.activity import check
+
+CORRUPT = "_corrupt"
+TS_FORMAT = "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXX"
+# Only these timestamp spellings are decided natively; others go to the reference reader.
+TS_STRICT = r"^(19|20)\d{2}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+# Values whose text Spark and Python may spell differently (booleans, floats): doubtful.
+AMBIGUOUS = r"^(true|false|-?[0-9]+\.[0-9]+([eE][-+]?[0-9]+)?|-?[0-9]+(\.[0-9]+)?[eE][-+]?[0-9]+)$"
+EDGE_SPACE = r"(?U)^\s|\s$"  # the reference trims Unicode whitespace; such values are doubtful
+JSON_OPTIONS = {
+    "mode": "PERMISSIVE",
+    "columnNameOfCorruptRecord": CORRUPT,
+    "allowSingleQuotes": "false",
+    "allowNonNumericNumbers": "false",
+    "allowNumericLeadingZeros": "false",
+    "allowUnquotedControlChars": "false",
+}
+MAP_TYPE = T.MapType(T.StringType(), T.StringType())
+REJECT_DDL = "source_file string, line long, field string, value string, reason string, raw string"
+EVENT_COLUMNS = ("event_id", "ts", "member_id", "vtro_id", "event_type", "object_id", "attrs")
+
+
+def json_schema() -> T.StructType:
+    """Every field read as text (typed and checked afterwards, like the reference), plus the corrupt record."""
+    fields = [T.StructField(f.name, T.StringType()) for f in ACTIVITY_EVENTS.fields]
+    return T.StructType([*fields, T.StructField(CORRUPT, T.StringType())])
+
+
+@functools.cache
+def kind_rules() -> dict[str, tuple[str, ...]]:
+    """Event types that need ``attrs.kind`` → the kinds allowed (from the event_types seed)."""
+    return {row["code"]: codes.seed_codes(row["kind_list"])
+            for row in codes.seed_rows("event_types") if row["needs_kind"] == "true"}
+
+
+def check_lines(lines: DataFrame) -> DataFrame:
+    """Lines (source_file, line, value) → one row per non-blank line with its verdict (``status``):
+    ``good`` rows carry the typed fields, ``reject`` rows the field, value, reason and raw text."""
+    parsed = parse(lines.where(~F.col("value").rlike(r"^\s*$")))
+    native = parsed.where(~F.col("_doubt")).select(
+        F.lit("good").alias("status"), "source_file", "line", *EVENT_COLUMNS,
+        *(F.lit(None).cast("string").alias(name) for name in check.REJECT_FIELDS))
+    doubtful = parsed.where(F.col("_doubt")).select("source_file", "line", "value")
+    verdicts = doubtful.mapInArrow(functools.partial(check.reference_verdicts, seeds=check.seed_texts()),
+                                   check.OUTPUT_DDL)
+    decided = verdicts.withColumn("attrs", F.from_json("attrs_json", MAP_TYPE)).select(
+        "status", "source_file", "line", *EVENT_COLUMNS, *check.REJECT_FIELDS)
+    return native.unionByName(decided)
+
+
+def valid_rows(checked: DataFrame) -> DataFrame:
+    """The good lines: source_file, line, the contract's fields typed, and ``kind`` (attrs.kind)."""
+    return (checked.where(F.col("status") == "good").select("source_file", "line", *EVENT_COLUMNS)
+            .withColumn("kind", F.col("attrs").getItem("kind")))
+
+
+def reject_rows(checked: DataFrame) -> DataFrame:
+    """The rejected lines, in the reference reader's reject schema."""
+    return checked.where(F.col("status") == "reject").select("source_file", "line", *check.REJECT_FIELDS)
+
+
+def parse(lines: DataFrame) -> DataFrame:
+    """Parse JSON natively; typed contract columns plus ``_doubt`` (True: ask the reference)."""
+    j = F.from_json(F.col("value"), json_schema(), JSON_OPTIONS)
+    df = lines.withColumn("_j", j)
+    typed: dict[str, Column] = {}
+    ok: list[Column] = [_json_ok()]
+    for spec in ACTIVITY_EVENTS.fields:
+        value, checks = _field(spec, F.col("_j").getField(spec.name))
+        typed[spec.name] = value
+        ok.extend(checks)
+    df = df.select("source_file", "line", "value", *(c.alias(n) for n, c in typed.items()), *[
+        c.alias(f"_ok{i}") for i, c in enumerate(ok)])
+    all_ok = functools.reduce(lambda a, b: a & b, [F.col(f"_ok{i}") for i in range(len(ok))])
+    return df.withColumn("_doubt", ~(all_ok & _kind_ok())).drop(*[f"_ok{i}" for i in range(len(ok))])
+
+
+def _json_ok() -> Column:
+    """The line is one well-formed JSON object the way orjson would read it (strictly)."""
+    value = F.col("value")
+    return _true(
+        F.col("_j").isNotNull()
+        & F.col("_j").getField(CORRUPT).isNull()
+        & F.expr("is_valid_utf8(value)")
+        & value.rlike(r"^\s*\{") & value.rlike(r"\}\s*$")
+        & ~value.rlike(r"\}\s*\{")  # a second object glued on: Spark reads the first and ignores the rest
+        & (_count(value, "{") == _count(value, "}"))  # trailing "}" or "]" are ignored by Spark too
+        & (_count(value, "[") == _count(value, "]"))
+        & ~value.rlike(r'"attrs"\s*:\s*"')  # attrs given as a string: Spark would parse its text
+    )
+
+
+def _count(value: Column, char: str) -> Column:
+    return F.length(value) - F.length(F.regexp_replace(value, "\\" + char, ""))
+
+
+def _field(spec: Field, raw: Column) -> tuple[Column, list[Column]]:
+    """The typed value of a field and the checks that must all hold for a native verdict."""
+    if spec.type.equals(ACTIVITY_EVENTS.field("ts").type):
+        return _timestamp(spec, raw)
+    if str(spec.type).startswith("map"):
+        return _map(raw)
+    value = F.when(raw != "", raw)
+    checks = [_null_ok(~raw.rlike(EDGE_SPACE)), _null_ok(~raw.rlike(AMBIGUOUS))]
+    if spec.required:
+        checks.append(value.isNotNull())
+    if spec.allowed is not None:
+        checks.append(_null_ok(value.isin(list(spec.allowed))))
+    if spec.pattern is not None:
+        checks.append(_null_ok(value.rlike(spec.pattern)))
+    return value, checks
+
+
+def _timestamp(spec: Field, raw: Column) -> tuple[Column, list[Column]]:
+    parsed = F.try_to_timestamp(raw, F.lit(TS_FORMAT))
+    checks = [_null_ok(raw.rlike(TS_STRICT) & parsed.isNotNull())]
+    if spec.required:
+        checks.append(parsed.isNotNull())
+    return parsed, checks
+
+
+def _map(raw: Column) -> tuple[Column, list[Column]]:
+    """attrs: an object becomes a map of strings; anything else is empty, as in the reference."""
+    parsed = F.when(raw.startswith("{"), F.from_json(raw, MAP_TYPE))
+    odd = F.exists(F.map_values(parsed), lambda v: v.isNull() | v.rlike(AMBIGUOUS) | v.startswith("{")
+                   | v.startswith("["))
+    return parsed, [_null_ok(~odd), _null_ok(~(raw.startswith("{") & parsed.isNull()))]
+
+
+def _kind_ok() -> Column:
+    """attrs.kind is present and allowed for event types that need it."""
+    kind = F.col("attrs").getItem("kind")
+    condition = F.lit(True)
+    for event_type, allowed in kind_rules().items():
+        condition = F.when(F.col("event_type") == event_type, _true(kind.isin(list(allowed)))).otherwise(condition)
+    return condition
+
+
+def _true(condition: Column) -> Column:
+    """A null check result counts as failed."""
+    return F.coalesce(condition, F.lit(False))
+
+
+def _null_ok(condition: Column) -> Column:
+    """A check on a value that may be absent: an absent value passes (required is checked apart)."""
+    return F.coalesce(condition, F.lit(True))
