@@ -34,7 +34,6 @@ class FileRef:
     source: str  # batch-relative path, or "lake:<path below the lake root>"
     uri: str
     sha256: str | None = None  # from _batch.json; lake files have none
-    constants: tuple[tuple[str, str], ...] = ()  # columns the path implies (hive partitions), added if absent
 
 
 def fetch(ref: FileRef) -> bytes:
@@ -118,9 +117,6 @@ def _read_parquet(contract: Contract, ref: FileRef) -> pa.Table:
         table = pq.read_table(io.BytesIO(data))
     except (pa.ArrowException, OSError) as exc:
         raise ContractError(ref.source, f"not readable as Parquet: {exc}") from exc
-    for name, value in ref.constants:
-        if name not in table.column_names:
-            table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
     missing = [f.name for f in contract.fields if f.required and f.name not in table.column_names]
     if missing:
         raise ContractError(ref.source, f"required column(s) missing: {', '.join(missing)}")

@@ -48,6 +48,7 @@ TABLE_ORDER = (
     "lesson_runs",
     "behaviour_codes",
     "activity_events",
+    *(d.dataset for d in activity.registered()),
 )
 # Raw activity events are loaded row by row only for small volumes (the demo's ~10,000 a day);
 # above this many lines in a batch they are left to the Spark job, whose facts load instead.
@@ -174,21 +175,33 @@ class BatchLoader:
         codes.seconds = time.perf_counter() - started
         self._commit([runs, codes])
 
+    def _small_log(self) -> bool:
+        """Whether the batch's activity log is small enough to load event by event."""
+        return self.plan.rows.get(ACTIVITY_EVENTS.name, 0) <= self.event_rows_limit
+
     def _events(self) -> None:
-        """Raw activity events, for small volumes only (duplicates are expected: staging keeps the first by ts)."""
-        lines = self.plan.rows.get(ACTIVITY_EVENTS.name, 0)
-        if lines > self.event_rows_limit:
-            LOG.info("%s: %s activity-log lines > %s: left to the Spark job", self.plan.batch_id, lines,
-                     self.event_rows_limit)
-            return
+        """Raw activity events for small volumes (repeats are expected: staging keeps the first by ts);
+        otherwise only the lines the Spark job quarantined, so the report still shows them."""
         started = time.perf_counter()
-        part = self._read_text(ACTIVITY_EVENTS)
+        if self._small_log():
+            part = self._read_text(ACTIVITY_EVENTS)
+        else:
+            LOG.info("%s: %s activity-log lines > %s: events left to the Spark job", self.plan.batch_id,
+                     self.plan.rows.get(ACTIVITY_EVENTS.name), self.event_rows_limit)
+            part = activity.spark_rejects(self.plan.batch_id, self.lake_uri)
         part.seconds = time.perf_counter() - started
         self._commit([part])
 
     def _activity(self) -> None:
+        """The Spark job's facts: the days its run for this batch rewrote, dataset by dataset."""
+        run = activity.read_run(self.plan.batch_id, self.lake_uri)
+        if run is None:
+            LOG.info("%s: no Spark run file in the lake: no activity facts to load", self.plan.batch_id)
+            return
         for dataset in activity.registered():
-            part, partitions = activity.read_for_batch(dataset, self.plan.batch_id, self.lake_uri)
+            if dataset.dataset in activity.EVENT_LEVEL and not self._small_log():
+                continue
+            part, partitions = activity.read_dataset(dataset, run, self.lake_uri)
             self._commit([part], partitions)
 
     def _marker_problems(self) -> None:
@@ -250,18 +263,7 @@ class BatchLoader:
 
 def lake_refs(lake_root: str, folder: str) -> list[FileRef]:
     """The Parquet files in a lake folder, named ``lake:<path below the lake root>``."""
-    fs, path = landing.filesystem(folder)
-    if not fs.exists(path):
-        return []
-    _, root = landing.filesystem(lake_root)
-    refs = []
-    for found in sorted(fs.glob(f"{path.rstrip('/')}/*.parquet")):
-        name = found.rsplit("/", 1)[-1]
-        if name.startswith((".", "_")):
-            continue
-        relative = found[len(root.rstrip("/")) + 1:] if found.startswith(root.rstrip("/")) else found
-        refs.append(FileRef(f"lake:{relative}", fs.unstrip_protocol(found)))
-    return refs
+    return activity.parquet_refs(lake_root, folder)
 
 
 def quarantined_videos(runs: Part) -> list[RejectedFile]:

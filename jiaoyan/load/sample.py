@@ -243,3 +243,57 @@ def _reference() -> dict[str, list[dict]]:
         "vtro_members": [{"vtro_id": "V1", "teacher_id": "T4", "role": "leader", "joined_on": "2022-01-01",
                           "left_on": None}],
     }
+
+
+def fact_row(contract: str, day: dt.date, **values: object) -> dict:
+    """A valid row of a lake dataset for ``day``: each field's first allowed value, an id, 1, or the day."""
+    from jiaoyan.contracts.lake import FACT_DATE, lake_by_name
+
+    row: dict[str, object] = {}
+    for f in lake_by_name(contract).fields:
+        if f.allowed:
+            row[f.name] = f.allowed[0]
+        elif pa.types.is_string(f.type):
+            row[f.name] = "X1"
+        elif pa.types.is_date(f.type):
+            row[f.name] = day
+        elif pa.types.is_timestamp(f.type):
+            row[f.name] = dt.datetime.combine(day, dt.time(2), tzinfo=dt.UTC)
+        elif pa.types.is_boolean(f.type):
+            row[f.name] = False
+        elif pa.types.is_map(f.type):
+            row[f.name] = None
+        else:
+            row[f.name] = max(1, f.min or 0) if f.max is None or f.max >= 1 else f.max
+    return row | {FACT_DATE: day} | values
+
+
+def write_spark_output(lake: Path, batch_id: str, days: dict[str, dict[dt.date, list[dict]]],
+                       rejects: list[dict] | None = None, changed_days: list[dt.date] | None = None) -> None:
+    """What the Spark job leaves for a batch: the rewritten days of each dataset, the run file, quarantine.
+
+    ``days[dataset][day]`` are the rows of that day; an empty list means the run emptied the day.
+    """
+    from jiaoyan.contracts.lake import PARTITION_COLUMN, lake_by_name
+    from jiaoyan.contracts.validate import REJECT_SCHEMA
+
+    partitions = {}
+    for dataset, by_day in days.items():
+        spec = lake_by_name(dataset)
+        schema = pa.schema([pa.field(f.name, f.type) for f in spec.fields])
+        for day, rows in by_day.items():
+            folder = lake / "activity" / dataset / f"{PARTITION_COLUMN}={day.isoformat()}"
+            for old in folder.glob("*.parquet"):
+                old.unlink()
+            if rows:
+                folder.mkdir(parents=True, exist_ok=True)
+                pq.write_table(pa.Table.from_pylist(rows, schema=schema), folder / "part-00000.snappy.parquet")
+        partitions[dataset] = sorted(d.isoformat() for d in by_day)
+    every_day = sorted({d for by_day in days.values() for d in by_day})
+    run = {"version": 1, "job": "activity", "batch_id": batch_id, "partitions": partitions,
+           "changed_days": [d.isoformat() for d in (changed_days if changed_days is not None else every_day)]}
+    _write(lake / "activity" / "_runs" / f"{batch_id}.json", orjson.dumps(run))
+    if rejects is not None:
+        out = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist(rejects, schema=REJECT_SCHEMA), out)
+        _write(lake / "quarantine" / "activity" / batch_id / "part-00000.snappy.parquet", out.getvalue())
