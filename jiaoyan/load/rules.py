@@ -57,24 +57,32 @@ def reject_duplicates(part: Part) -> int:
     n = part.good.num_rows
     if n < 2:
         return 0
-    t = part.good.select(key).append_column("_i", pa.array(np.arange(n, dtype=np.int64)))
-    groups = t.group_by(key, use_threads=False).aggregate([("_i", "min"), ("_i", "count")])
-    repeated = groups.filter(pc.greater(groups["_i_count"], 1))
-    if repeated.num_rows == 0:
+    codes = [_codes(part.good[k]) for k in key]
+    order = np.lexsort(codes[::-1])  # stable: equal keys keep their original order, the first row first
+    same = np.ones(n - 1, bool)
+    for c in codes:
+        ordered = c[order]
+        same &= ordered[1:] == ordered[:-1]
+    if not same.any():
         return 0
-    joined = t.join(repeated, keys=key, join_type="inner")
-    rows, first = joined["_i"].to_numpy(), joined["_i_min"].to_numpy()
+    starts = np.concatenate([[True], ~same])
+    first = order[np.maximum.accumulate(np.where(starts, np.arange(n), 0))]
+    dups, firsts = order[~starts], first[~starts]
+    keys = zip(*(part.good[k].take(pa.array(dups)).to_pylist() for k in key), strict=True)
+    wheres = zip(part.good[SOURCE].take(pa.array(firsts)).cast(pa.string()).to_pylist(),
+                 part.good[LINE].take(pa.array(firsts)).to_pylist(), strict=True)
+    values = {int(d): f"{'|'.join(map(str, k))} (first at {src}:{line})"
+              for d, k, (src, line) in zip(dups, keys, wheres, strict=True)}
     mask = np.zeros(n, bool)
-    mask[rows[rows != first]] = True
-    first_of = np.zeros(n, np.int64)
-    first_of[rows] = first
-    dups = pa.array(np.flatnonzero(mask))
-    firsts = pa.array(first_of[np.flatnonzero(mask)])
-    keys = zip(*(part.good[k].take(dups).to_pylist() for k in key), strict=True)
-    wheres = zip(part.good[SOURCE].take(firsts).cast(pa.string()).to_pylist(),
-                 part.good[LINE].take(firsts).to_pylist(), strict=True)
-    values = [f"{'|'.join(map(str, k))} (first at {src}:{line})" for k, (src, line) in zip(keys, wheres, strict=True)]
-    return part.reject_rows(mask, ",".join(key), f"duplicate key ({', '.join(key)}) in the batch", values)
+    mask[dups] = True
+    return part.reject_rows(mask, ",".join(key), f"duplicate key ({', '.join(key)}) in the batch",
+                            [values[i] for i in np.flatnonzero(mask)])
+
+
+def _codes(column: pa.ChunkedArray) -> np.ndarray:
+    """Integer codes with the column's equality: its dictionary indices (NULL = -1)."""
+    encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
+    return np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
 
 
 def reject_unknown_teachers(part: Part, column: str, lookups: Lookups) -> int:
@@ -163,7 +171,7 @@ def check_codes(part: Part, lookups: Lookups, runs: pa.Table | None = None) -> N
     limits = np.where(np.isfinite(from_run), from_run, from_manifest)
     index = part.good["point_index"].to_numpy(zero_copy_only=False).astype(np.float64)
     mask = np.isfinite(limits) & (index >= limits)
-    reasons = np.where(np.isfinite(from_run), BEYOND_RUN, BEYOND_DURATION)[mask].tolist()
+    reasons = [BEYOND_RUN if bounded else BEYOND_DURATION for bounded in np.isfinite(from_run[mask])]
     part.reject_rows(mask, "point_index", reasons)
 
 

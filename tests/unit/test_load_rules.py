@@ -15,8 +15,8 @@ from jiaoyan.load import rules
 from jiaoyan.load.lookups import StaticLookups
 from jiaoyan.load.parts import Part, with_source
 from jiaoyan.load.plan import plan_batch
-from jiaoyan.load.read import read_parquet_part, read_text_part
-from jiaoyan.load.sample import SampleBatch, points, run
+from jiaoyan.load.read import FileRef, read_parquet_part, read_text_part
+from jiaoyan.load.sample import SampleBatch, parquet_bytes, points, run
 
 LOOKUPS = StaticLookups(
     teachers={"T1", "T2", "T3", "T4"},
@@ -149,3 +149,17 @@ def _part(contract: Contract, table: pa.Table) -> Part:
 def test_every_rule_set_is_registered() -> None:
     assert set(rules.CHECKS) == {LESSON_MANIFEST.name, RUBRIC_SCORES.name, GOLD_CODES.name, "lesson_runs",
                                  BEHAVIOUR_CODES.name}
+
+
+def test_duplicates_across_files_point_at_the_first_file(tmp_path: Path) -> None:
+    refs = []
+    for name, rows in (("own", points("L1", 3, ("m", "1"))), ("lake", points("L1", 5, ("m", "1"), start=1))):
+        path = tmp_path / f"{name}.parquet"
+        path.write_bytes(parquet_bytes("behaviour_codes", rows))
+        refs.append(FileRef(f"{name}.parquet", str(path)))
+    part = read_parquet_part(BEHAVIOUR_CODES, refs)
+    assert rules.reject_duplicates(part) == 2
+    assert [(r["source_file"], r["line"], r["value"]) for r in part.rejects.to_pylist()] == [
+        ("lake.parquet", 1, "L1|m|1|1 (first at own.parquet:2)"),
+        ("lake.parquet", 2, "L1|m|1|2 (first at own.parquet:3)")]
+    assert part.good["point_index"].to_pylist() == [0, 1, 2, 3, 4]
