@@ -44,3 +44,14 @@
 {% macro flagged_student_share(flags, alias=none) -%}
     ({% for code, column in student_behaviour_columns() %}{{ flags }}[{{ loop.index }}] * {{ alias ~ '.' if alias }}{{ column }}{{ ' + ' if not loop.last }}{% endfor %})
 {%- endmacro %}
+
+{#-
+    Teacher-level portrait indicators: the columns of int_teacher_term_metrics that are unpivoted into
+    int_teacher_term_indicator_values. Labels, direction and whether an indicator can be a strength or weakness
+    come from the seed metric_definitions (a singular test checks every code here is in the seed).
+-#}
+{% macro portrait_indicators() -%}
+    {{ return(['rt', 'ch', 'participation', 'attention', 'performance', 'teacher_talk',
+               'teacher_student_interaction', 'student_student_interaction', 'rubric_teaching_design',
+               'rubric_classroom_teaching', 'research_potential']) }}
+{%- endmacro %}

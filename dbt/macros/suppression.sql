@@ -19,3 +19,18 @@
 {% macro metric_round(expression) -%}
     trim_scale(round(({{ expression }})::numeric, {{ var('metric_decimals', 6) }}))
 {%- endmacro %}
+
+{#-
+    A lateral join giving the rubric band of a ratio: the best band of the rubric whose min_ratio the ratio reaches
+    (inclusive); bands come from stg_jiaoyan__rubric_bands. Use as `left join lateral {{ rubric_band(...) }} as band on true`.
+-#}
+{% macro rubric_band(rubric_id_expression, ratio_expression) -%}
+    (
+        select bands.band_code, bands.band_label_zh, bands.band_rank
+        from {{ ref('stg_jiaoyan__rubric_bands') }} as bands
+        where bands.rubric_id = {{ rubric_id_expression }}
+          and bands.band_min_ratio::numeric <= {{ ratio_expression }}
+        order by bands.band_min_ratio desc
+        limit 1
+    )
+{%- endmacro %}

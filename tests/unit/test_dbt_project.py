@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from jiaoyan import dbt_runner
-from jiaoyan.contracts import ALL_CONTRACTS
+from jiaoyan.contracts import ALL_CONTRACTS, LAKE_CONTRACTS
 from jiaoyan.errors import UserError
 
 DBT = Path(dbt_runner.__file__).resolve().parents[1] / "dbt"
@@ -51,7 +51,7 @@ def test_profile_reads_only_environment_variables() -> None:
 def test_every_contract_is_a_source_with_every_field() -> None:
     sources = yaml.safe_load((DBT / "models/staging/jiaoyan/_jiaoyan__sources.yml").read_text())["sources"]
     tables = {t["name"]: t for t in sources[0]["tables"]}
-    for contract in ALL_CONTRACTS:
+    for contract in (*ALL_CONTRACTS, *LAKE_CONTRACTS):
         assert contract.name in tables, f"raw.{contract.name} has no dbt source"
         columns = [c["name"] for c in tables[contract.name]["columns"]]
         assert columns == [*contract.field_names, *SYSTEM_COLUMNS], contract.name

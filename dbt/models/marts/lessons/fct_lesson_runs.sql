@@ -1,5 +1,6 @@
 -- One row per lesson coded by one model version (a "lesson run"), from the latest delivery of its codes.
--- Incremental: a night reads only the code rows loaded since the last build and replaces the runs they deliver.
+-- Incremental: a night reads only the code rows loaded since the last build (found through ops.load_tables and the
+-- raw table's batch index, not a scan of the history) and replaces the runs they deliver.
 {{
     config(
         materialized='incremental',
@@ -17,9 +18,10 @@ with
 
 codes as (
 
-    select * from {{ ref('stg_jiaoyan__behaviour_codes') }}
+    select * from {{ ref('stg_jiaoyan__behaviour_codes') }} as codes
     {% if is_incremental() %}
-    where loaded_at > (select coalesce(max(loaded_at), '-infinity'::timestamptz) from {{ this }})
+    where {{ loaded_since('codes', 'behaviour_codes',
+                          "(select coalesce(max(loaded_at), '-infinity'::timestamptz) from " ~ this ~ ")") }}
     {% endif %}
 
 ),
