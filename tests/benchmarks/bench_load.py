@@ -134,14 +134,16 @@ def _copy_figures(report: Report, conn: psycopg.Connection, owner: str, target: 
     sliced = table.slice(0, min(INSERT_SLICE, n))
     insert = _timed(owner, target, lambda: _insert(conn, target, sliced))
     fast = n / timed["binary"]
+    load = f"; 1-min load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     report.figure(f"COPY binary (NumPy encoder) of {n:,} {what}, delete + COPY in one transaction", fast,
                   "rows/s", baseline=sliced.num_rows / insert, target=">= 5",
-                  note=f"baseline: executemany INSERT of {sliced.num_rows:,} rows in one transaction")
+                  note=f"baseline: executemany INSERT of {sliced.num_rows:,} rows in one transaction{load}")
     report.figure(f"COPY binary (NumPy encoder) vs psycopg write_row, {what}", fast, "rows/s",
                   baseline=n / timed["rows"], target=">= 1",
-                  note="baseline: binary COPY with cursor.copy().write_row and set_types")
+                  note="baseline: binary COPY with cursor.copy().write_row and set_types" + load)
     report.figure(f"COPY binary (NumPy encoder) vs CSV text COPY, {what}", fast, "rows/s",
-                  baseline=n / timed["csv"], target=">= 1", note="baseline: Arrow's CSV writer, COPY … (format csv)")
+                  baseline=n / timed["csv"], target=">= 1",
+                  note="baseline: Arrow's CSV writer, COPY … (format csv)" + load)
 
 
 def _timed(owner: str, target: str, action: Callable[[], object]) -> float:
@@ -195,7 +197,8 @@ def _end_to_end(report: Report, conn: psycopg.Connection, owner: str, points: pa
     report.figure(f"loader end to end: {LESSONS:,} lake files, {points.num_rows:,} behaviour points "
                   "(read + validate + rules + COPY)", points.num_rows / (done - started), "rows/s",
                   note=f"read+validate {read - started:.1f} s, rules {checked - read:.1f} s, "
-                       f"COPY+quarantine+bookkeeping {done - checked:.1f} s")
+                       f"COPY+quarantine+bookkeeping {done - checked:.1f} s; 1-min load average "
+                       f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 def _load_id(conn: psycopg.Connection) -> int:
