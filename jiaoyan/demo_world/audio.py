@@ -374,12 +374,12 @@ def _background(n: int, settings: AudioSettings, rng: np.random.Generator) -> np
     white = rng.standard_normal(n, dtype=np.float32)
     pink = signal.lfilter([1.0], [1.0, -0.95], white).astype(np.float32)  # a 1/f-ish room floor
     out = pink * (10 ** (settings.room_noise_db / 20) / (float(np.std(pink)) or 1.0))
-    t = np.arange(n, dtype=np.float32) / sr
-    if settings.hum_db is not None:
-        hum = sum(np.sin(2 * np.pi * 50 * h * t) / h for h in (1, 2, 3, 4))
-        out += hum.astype(np.float32) * (10 ** (settings.hum_db / 20) / float(np.std(hum)))
+    if settings.hum_db is not None:  # one exact period of 50 Hz and harmonics, tiled
+        period = np.arange(sr // math.gcd(sr, 50)) / sr
+        hum = sum(np.sin(2 * np.pi * 50 * h * period) / h for h in (1, 2, 3, 4)).astype(np.float32)
+        out += np.resize(hum, n) * (10 ** (settings.hum_db / 20) / float(np.std(hum)))
     if settings.hvac_db is not None:
         rumble = signal.lfilter([1.0], [1.0, -0.995], white[::-1]).astype(np.float32)
-        swell = 1.0 + 0.3 * np.sin(2 * np.pi * t / 47.0)
+        swell = 1.0 + 0.3 * np.sin(np.arange(n, dtype=np.float32) * np.float32(2 * np.pi / (47.0 * sr)))
         out += rumble * swell * (10 ** (settings.hvac_db / 20) / (float(np.std(rumble)) or 1.0))
     return out

@@ -36,7 +36,6 @@ STUDENT_BACK = 0.42  # a seated student's back is this far behind their desk cen
 SPRITE_BASE_Y = 0.58  # student sprites are cut here; the next row's desk hides what is below
 BOARD_HALF_W = 3.2
 BOARD_Y = (0.9, 2.2)
-WALL_H = 3.3
 TEACHER_BOARD_Z = 0.45
 CAMERA_H = 4.74  # the pinhole's height; with V_HORIZON it sets how fast scale grows with depth
 V_HORIZON = -0.25  # horizon row, in frame heights (above the frame)
