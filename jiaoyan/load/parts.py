@@ -50,7 +50,7 @@ class Part:
 
     @classmethod
     def empty(cls, contract: Contract) -> Part:
-        return cls(contract, empty_good(contract), REJECT_SCHEMA.empty_table())
+        return cls(contract, empty_good(contract), pa.Table.from_batches([], schema=REJECT_SCHEMA))
 
     def reject_file(self, source_file: str, reason: str, seconds: float = 0.0) -> None:
         self.rejected_files.append(RejectedFile(self.contract.name, source_file, reason))
@@ -90,7 +90,7 @@ class Part:
 
 
 def empty_good(contract: Contract) -> pa.Table:
-    return good_schema(contract).empty_table()
+    return pa.Table.from_batches([], schema=good_schema(contract))  # (empty_table() imports pandas)
 
 
 def good_schema(contract: Contract) -> pa.Schema:
