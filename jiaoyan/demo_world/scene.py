@@ -765,7 +765,9 @@ VARIANT_LUT = np.array([[_GLANCES[j % 20] for j in range(60)], [j % 3 for j in r
 
 
 class Classroom:
-    def __init__(self, script: LessonScript, width: int, height: int, margin: int, voices: Voices) -> None:
+    def __init__(self, script: LessonScript, width: int, height: int, margin: int, voices: Voices,
+                 assign: np.ndarray | None = None) -> None:
+        """A canvas of (width + 2 margin) x (height + 2 margin); ``assign`` as from ``assign_students``."""
         rng = np.random.default_rng([script.seed, 7])
         self.script, self.voices = script, voices
         self.layout = build_layout(script.class_size)
@@ -781,7 +783,7 @@ class Classroom:
                                       [(round(u), round(v)) for u, v in anchors], self.canvas)
         self.order = sorted(range(script.class_size), key=lambda i: depth[i])
         self.depths = [depth[i] for i in self.order]
-        self.assign = assign_students(script)
+        self.assign = assign_students(script) if assign is None else assign
         self.turn = np.array([0 if (s.mate >= 0) == (s.side < 0) else 3 for s in self.layout.seats])
         self.table = rng.integers(0, 1 << 30, (script.class_size, 97))  # per student, in drawing order
         self.phase = rng.uniform(0, 97, script.class_size)

@@ -110,7 +110,7 @@ def render_lesson(script: LessonScript, path: str | os.PathLike[str],
                   settings: RenderSettings | str = "default") -> RenderResult:
     """Render ``script`` to an MP4 at ``path`` (written atomically) and describe the file."""
     cfg = preset(settings) if isinstance(settings, str) else settings
-    _check(cfg)
+    _check(script, cfg)
     cpu0 = time.process_time()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -137,11 +137,15 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check(cfg: RenderSettings) -> None:
+def _check(script: LessonScript, cfg: RenderSettings) -> None:
+    if script.n_points == 0:
+        raise ValueError(f"{script.lesson_id}: an empty script has nothing to film")
     if cfg.width % 2 or cfg.height % 2 or cfg.width < 64 or cfg.height < 64:
         raise ValueError(f"frame size {cfg.width}x{cfg.height}: both sides must be even and at least 64")
     if cfg.fps <= 0 or cfg.gop < 1:
         raise ValueError(f"fps {cfg.fps} and gop {cfg.gop} must be positive")
+    if cfg.x264_threads < 1:  # 0 would mean "as many as this machine has": bytes would vary by machine
+        raise ValueError(f"x264_threads must be at least 1, got {cfg.x264_threads}")
 
 
 def _frame_points(script: LessonScript, fps: Fraction) -> np.ndarray:
@@ -158,7 +162,7 @@ def _encode(script: LessonScript, cfg: RenderSettings, tmp: Path) -> int:
     assign = scene.assign_students(script)
     plan = audio.plan_speech(script, assign, scene.choose_speakers(assign, script.teacher))
     margin = math.ceil(cfg.jitter_px) + 1 if cfg.jitter_px > 0 else 0
-    room = scene.Classroom(script, cfg.width, cfg.height, margin, plan)
+    room = scene.Classroom(script, cfg.width, cfg.height, margin, plan, assign)
     camera = CameraEffects(script, cfg, fps, margin)
     ks = _frame_points(script, fps)
     with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart", "fflags": "+bitexact"}) as box:

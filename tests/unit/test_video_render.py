@@ -165,6 +165,9 @@ def test_settings_change_the_file(tmp_path: Path) -> None:
         assert not box.streams.audio and not silent.has_audio
     with pytest.raises(ValueError, match="unknown render preset"):
         video.preset("nope")
+    with pytest.raises(ValueError, match="even"):
+        video.render_lesson(short, tmp_path / "d.mp4", video.preset("default", width=641))
+    assert not (tmp_path / "d.mp4").exists()
 
 
 # --- the picture follows the script ------------------------------------------------------------------
