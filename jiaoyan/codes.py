@@ -74,7 +74,9 @@ def _check(items: tuple[Behaviour, ...], path: Path) -> None:
     teachers = [b for b in items if b.actor == "teacher"]
     students = [b for b in items if b.actor == "student"]
     if len(teachers) != 4 or len(students) != 5:
-        raise ValueError(f"{path}: expected 4 teacher and 5 student behaviours, got {len(teachers)} and {len(students)}")
+        raise ValueError(
+            f"{path}: expected 4 teacher and 5 student behaviours, got {len(teachers)} and {len(students)}"
+        )
     for b in items:
         if b.st_code not in ("S", "T"):
             raise ValueError(f"{path}: behaviour {b.code!r} has st_code {b.st_code!r}; allowed: S, T")

@@ -267,7 +267,9 @@ def _kind_when_needed(table: pa.Table, failures: _Failures) -> None:
     kinds = [dict(a).get("kind") if a is not None else None for a in table["attrs"].to_pylist()]
     types = table["event_type"].to_pylist()
     bad = np.array([t in lists and k not in allowed[lists[t]] for t, k in zip(types, kinds, strict=True)], dtype=bool)
-    failures.add(bad, "attrs.kind", kinds, lambda k: "missing kind" if k is None else "unknown kind for this event type")
+    failures.add(
+        bad, "attrs.kind", kinds, lambda k: "missing kind" if k is None else "unknown kind for this event type"
+    )
 
 
 ROW_RULES: dict[str, tuple[Callable[[pa.Table, _Failures], None], ...]] = {

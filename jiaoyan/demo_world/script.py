@@ -26,7 +26,9 @@ class LessonScript:
 
     def __post_init__(self) -> None:
         if self.teacher.ndim != 1 or self.student_counts.shape != (self.teacher.shape[0], 5):
-            raise ValueError(f"{self.lesson_id}: teacher {self.teacher.shape} and counts {self.student_counts.shape} disagree")
+            raise ValueError(
+                f"{self.lesson_id}: teacher {self.teacher.shape} and counts {self.student_counts.shape} disagree"
+            )
         sums = self.student_counts.sum(axis=1)
         if not np.all(sums == self.class_size):
             bad = int(np.flatnonzero(sums != self.class_size)[0])
