@@ -70,6 +70,9 @@ def read_text_part(contract: Contract, refs: Iterable[FileRef]) -> Part:
         except ContractError as exc:
             part.reject_file(ref.source, file_reason(exc), time.perf_counter() - started)
             continue
+        except (UnicodeDecodeError, pa.ArrowException, OSError, EOFError) as exc:  # e.g. binary or bad gzip
+            part.reject_file(ref.source, f"not readable as {contract.format}: {exc}", time.perf_counter() - started)
+            continue
         goods.append(with_source(result.good, np.zeros(result.n_good, np.int32), [ref.source]))
         rejects.append(result.rejects)
         part.files.append(_stat(ref, result.n_good + result.n_rejected, started))

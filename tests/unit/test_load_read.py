@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jiaoyan.contracts import BEHAVIOUR_CODES, RUBRIC_SCORES, TEACHERS
+from jiaoyan.contracts import ACTIVITY_EVENTS, BEHAVIOUR_CODES, RUBRIC_SCORES, TEACHERS
 from jiaoyan.contracts.validate import REJECT_SCHEMA
 from jiaoyan.errors import UserError
 from jiaoyan.load.plan import plan_batch
@@ -148,3 +148,14 @@ def test_report_counts_top_reasons_with_the_first_example() -> None:
     text = report.render()
     assert "97 rows loaded, 3 quarantined" in text and "50 rows/s" in text
     assert "2 × score: above (e.g. a.csv:7)" in text
+
+
+def test_a_binary_file_where_text_is_expected_is_rejected_whole(tmp_path: Path) -> None:
+    garbage = tmp_path / "scores.csv"
+    garbage.write_bytes(b"\xff\xfe\x00\x01" * 50)
+    gz = tmp_path / "events.jsonl.gz"
+    gz.write_bytes(b"\x1f\x8b\x08\x00truncated")
+    part = read_text_part(RUBRIC_SCORES, [FileRef("rubric_scores/scores.csv", str(garbage))])
+    assert part.rejected_files[0].reason.startswith("not readable as csv")
+    part = read_text_part(ACTIVITY_EVENTS, [FileRef("activity/events.jsonl.gz", str(gz))])
+    assert part.rejected_files[0].reason.startswith("not readable as jsonl")
