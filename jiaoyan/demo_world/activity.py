@@ -579,5 +579,6 @@ def late_file(arrival: dt.date, items: list[Deferred]) -> tuple[list[bytes], lis
 
 
 def gzip_bytes(data: bytes) -> bytes:
-    """Gzip with mtime 0 and no file name, so the same lines give the same bytes."""
-    return gzip.compress(data, compresslevel=6, mtime=0)
+    """Gzip with mtime 0 and no file name, so the same lines give the same bytes; level 1 because a
+    region-scale log is hundreds of megabytes a night and level 6 costs 3x the time for ~20 % less."""
+    return gzip.compress(data, compresslevel=1, mtime=0)

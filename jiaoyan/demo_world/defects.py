@@ -26,7 +26,7 @@ import pyarrow as pa
 from jiaoyan import codes
 
 RATES = {"lesson_manifest": 0.002, "rubric_scores": 0.001, "behaviour_codes": 0.00001, "vtro_members": 0.01}
-MIN_ROWS = {"lesson_manifest": 10, "rubric_scores": 50, "behaviour_codes": 1000, "vtro_members": 3}
+MIN_ROWS = {"lesson_manifest": 10, "rubric_scores": 50, "behaviour_codes": 200, "vtro_members": 3}
 MAX_PER_NIGHT = 5
 
 
@@ -132,10 +132,12 @@ def behaviour_codes(rng: np.random.Generator, day: dt.date, table: pa.Table, pat
             kinds.append(("shares_do_not_sum", "shares sum to 0.7"))
     for j, c in enumerate(columns):
         table = table.set_column(table.schema.get_field_index(c), c, pa.array(shares[:, j]))
-    lesson = table["lesson_id"].to_pylist()
-    point = table["point_index"].to_pylist()
-    return table, [Defect("behaviour_codes", day.isoformat(), path, int(i) + 1, kind, "row",
-                          f"{lesson[i]}/{point[i]}", detail) for i, (kind, detail) in zip(rows, kinds, strict=True)]
+    rows = np.asarray(rows)
+    picked = pa.array(rows)
+    lesson = table["lesson_id"].take(picked).to_pylist()
+    point = table["point_index"].take(picked).to_pylist()
+    return table, [Defect("behaviour_codes", day.isoformat(), path, int(i) + 1, kind, "row", f"{lesson[j]}/{point[j]}",
+                          detail) for j, (i, (kind, detail)) in enumerate(zip(rows, kinds, strict=True))]
 
 
 def members(rng: np.random.Generator, day: dt.date, header: tuple[str, ...], rows: list[list[str]],

@@ -160,18 +160,27 @@ def schedule(k: Knobs, ref: Reference, profiles: pd.DataFrame) -> Schedule:
         teacher_idx.append(pick)
         dates += [day] * len(pick)
     idx = np.concatenate(teacher_idx) if teacher_idx else np.zeros(0, int)
-    frame = pd.DataFrame({"teacher_id": profiles["teacher_id"].to_numpy()[idx], "lesson_date": dates})
-    frame = _lesson_details(k, rng, frame, profiles, idx)
+    frame = lesson_frame(k, rng, ref, profiles, idx, dates)
     frame["delivery"] = np.where(frame["lesson_date"].isin(video_nights), "video", "precoded")
-    frame = _at_date(frame, ref)
-    frame = frame.sort_values(["lesson_date", "start_time", "teacher_id"], kind="stable").reset_index(drop=True)
-    frame["lesson_id"] = [f"L{d:%Y%m%d}-{i:05d}" for d, i in zip(frame["lesson_date"],
-                                                                 frame.groupby("lesson_date").cumcount() + 1,
-                                                                 strict=True)]
-    frame["render_seed"] = [int_seed(k.seed, "render", lid) for lid in frame["lesson_id"]]
     _pick_gold(k, rng, frame)
     _pick_corrupt(rng, frame, video_nights)
     return Schedule(frame, video_nights)
+
+
+def lesson_frame(k: Knobs, rng: np.random.Generator, ref: Reference, profiles: pd.DataFrame, idx: np.ndarray,
+                 dates: list[dt.date]) -> pd.DataFrame:
+    """Lessons of teachers ``profiles.iloc[idx]`` on ``dates``: length, time, class, school and grade that day,
+    ids in (date, start time, teacher) order."""
+    frame = pd.DataFrame({"teacher_id": profiles["teacher_id"].to_numpy()[idx], "lesson_date": dates})
+    frame = _lesson_details(k, rng, frame, profiles, idx)
+    frame = _at_date(frame, ref)
+    frame = frame.sort_values(["lesson_date", "start_time", "teacher_id"], kind="stable").reset_index(drop=True)
+    frame["lesson_id"] = np.array([f"L{d:%Y%m%d}-{i:05d}" for d, i in zip(
+        frame["lesson_date"], frame.groupby("lesson_date").cumcount() + 1, strict=True)], dtype=object)
+    frame["render_seed"] = [int_seed(k.seed, "render", lid) for lid in frame["lesson_id"]]
+    frame["delivery"] = "precoded"
+    frame["corrupt"] = False
+    return frame
 
 
 def _lesson_details(k: Knobs, rng: np.random.Generator, frame: pd.DataFrame, profiles: pd.DataFrame,
@@ -231,7 +240,6 @@ def _pick_gold(k: Knobs, rng: np.random.Generator, frame: pd.DataFrame) -> None:
 
 
 def _pick_corrupt(rng: np.random.Generator, frame: pd.DataFrame, video_nights: list[dt.date]) -> None:
-    frame["corrupt"] = False
     if not video_nights:
         return
     last = frame.index[(frame["lesson_date"] == video_nights[-1]) & (frame["delivery"] == "video")]

@@ -546,7 +546,7 @@ def _school_teacher_slots(k: Knobs, rng: np.random.Generator, vtros: pd.DataFram
     province = schools.merge(districts, left_on="district_code", right_on="region_code").set_index(
         "school_id")["province_code"]
     teacher_province = province.loc[initial["school_id"]].to_numpy()
-    offices = np.flatnonzero((vtros["scope"] == "regional").to_numpy()
+    offices = np.flatnonzero((vtros["scope"] == "regional").to_numpy() & ~vtros["rule_small"].to_numpy()
                              & np.isin(vtros["province_code"], np.unique(teacher_province)))
     if not len(offices) or k.scale.school_teacher_members == 0:
         return []
@@ -592,19 +592,24 @@ def _membership_changes(k: Knobs, rng: np.random.Generator, vtros: pd.DataFrame,
     in_office = set(zip(members["vtro_id"], members["teacher_id"], strict=True))
     by_uni = uni_teachers.groupby("university_id")["teacher_id"].apply(list)
     by_office = dict(iter(members[members["role"] != "leader"].groupby("vtro_id", sort=False)))
+    size = vtros["vtro_id"].map(sizes).fillna(0).to_numpy()
+    n_join = np.where(vtros["rule_small"], 0, rng.poisson(0.12 * size * years))  # small offices stay small
+    n_leave = rng.poisson(0.04 * size * years)
+    biggest = int(np.argmax(size))
+    n_join[biggest] = max(n_join[biggest], int(not n_join.any()))  # a world short enough to have none still
+    n_leave[biggest] = max(n_leave[biggest], int(not n_leave.any()))  # shows one of each
     joins, leaves = [], []
-    for row in vtros.itertuples():
-        size = sizes.get(row.vtro_id, 0)
+    for i, row in enumerate(vtros.itertuples()):
         pool = by_uni.get(row.university_id, [])
-        for _ in range(0 if row.rule_small else rng.poisson(0.12 * size * years)):  # small offices stay small
+        for _ in range(n_join[i]):
             t = pool[rng.integers(len(pool))]
             day = _day_after(k, rng, max(row.founded_on, k.start))
             if day is not None and (row.vtro_id, t) not in in_office:
                 in_office.add((row.vtro_id, t))
                 joins.append((row.vtro_id, t, "member", day, None, day))
         current = by_office.get(row.vtro_id, members.iloc[:0])
-        n_leave = min(len(current), rng.poisson(0.04 * size * years))
-        for j in rng.choice(len(current), n_leave, replace=False) if n_leave else []:
+        leaving = min(len(current), n_leave[i])
+        for j in rng.choice(len(current), leaving, replace=False) if leaving else []:
             m = current.iloc[j]
             day = _day_after(k, rng, max(m.joined_on, k.start))
             if day is not None:

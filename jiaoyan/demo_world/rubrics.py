@@ -216,6 +216,8 @@ def score(k: Knobs, rubric_set: RubricSet, lessons: pd.DataFrame, ref: Reference
     scored = lessons.loc[chosen, ["lesson_id", "teacher_id", "school_id", "lesson_date", "start_time", "subject",
                                   "style", "trend", "skill", "terms_on"]]
     pairs = _observer_pairs(rng, scored, ref, pool)
+    if pairs.empty:
+        return _no_scores()
     subs = _submissions(rng, k, pairs, rubric_set)
     leaves = _explode(subs, rubric_set)
     strengths = _strengths(k, lessons["teacher_id"].unique())
@@ -227,6 +229,14 @@ def score(k: Knobs, rubric_set: RubricSet, lessons: pd.DataFrame, ref: Reference
     rows = rows.sort_values(["arrival", "scored_at", "lesson_id", "observer_id", "rubric_id", "indicator_id"],
                             kind="stable").reset_index(drop=True)
     return Scores(rows, subs[subs["arrival"] <= k.end].reset_index(drop=True))
+
+
+def _no_scores() -> Scores:
+    rows = pd.DataFrame(columns=["lesson_id", "rubric_id", "indicator_id", "observer_id", "role", "score",
+                                 "scored_at", "arrival", "max_score", "lesson_date", "teacher_id", "correction"])
+    subs = pd.DataFrame(columns=["lesson_id", "observer_id", "role", "rubric_id", "scored_at", "arrival",
+                                 "lesson_date", "start_time"])
+    return Scores(rows, subs)
 
 
 def _observer_pairs(rng: np.random.Generator, lessons: pd.DataFrame, ref: Reference,

@@ -124,10 +124,11 @@ def knobs(scale: str, seed: int, *, end: dt.date = DEFAULT_END, days: int | None
           defects: bool = True) -> Knobs:
     """Knobs for ``scale`` with the given overrides, checked."""
     base = get_scale(scale)
+    days = base.days if days is None else days
     result = Knobs(
-        scale=base, seed=seed, end=end, days=base.days if days is None else days,
+        scale=base, seed=seed, end=end, days=days,
         events_per_day=base.events_per_day if events_per_day is None else events_per_day,
-        video_days=base.video_days if video_days is None else video_days,
+        video_days=min(base.video_days, max(days, 0)) if video_days is None else video_days,
         lessons_per_night=base.lessons_per_night if lessons_per_night is None else lessons_per_night,
         gold_lessons=base.gold_lessons if gold_lessons is None else gold_lessons,
         preset=preset, workers=workers, defects=defects,

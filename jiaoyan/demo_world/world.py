@@ -525,7 +525,7 @@ def _offices_truth(world: World) -> pd.DataFrame:
         "vtro_id": v["vtro_id"], "scope": v["scope"], "content_type": v["content_type"],
         "members_at_start": v["vtro_id"].map(size).fillna(0).astype(int),
         "rule_small": v["rule_small"], "rule_east_only": v["rule_east_only"],
-        "has_central_western_member": v["vtro_id"].map(has_cw).fillna(False).astype(bool),
+        "has_central_western_member": [bool(has_cw.get(x, False)) for x in v["vtro_id"]],
         "activity_level": offices["level"], "dormant": offices["dormant"],
         "quiet_from": [_day_or_none(first, a, b, a) for a, b in zip(offices["quiet_from"], offices["quiet_to"],
                                                                      strict=True)],

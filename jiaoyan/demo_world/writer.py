@@ -29,8 +29,9 @@ def parquet_bytes(table: pa.Table) -> bytes:
     """Parquet with plain string columns (dictionary-encoded on disk, not in the Arrow schema)."""
     plain = table.cast(pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
                                   for f in table.schema]))
+    strings = [f.name for f in plain.schema if pa.types.is_string(f.type)]  # numbers do not repeat enough
     buffer = io.BytesIO()
-    pq.write_table(plain, buffer, compression="zstd", row_group_size=1 << 20)
+    pq.write_table(plain, buffer, compression="zstd", use_dictionary=strings, row_group_size=1 << 20)
     return buffer.getvalue()
 
 
