@@ -14,7 +14,6 @@ import os
 from collections.abc import Iterable
 
 import pyarrow as pa
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -51,11 +50,21 @@ def spark_schema(contract: Contract) -> T.StructType:
 
 
 def conform(df: DataFrame, contract: Contract) -> DataFrame:
-    """Exactly the contract's columns, in its order and types (what the loader expects)."""
+    """Exactly the contract's columns, in its order and types (what the loader expects).
+
+    Every column is written as nullable, so files of one dataset share one schema whatever
+    Spark could prove about a particular write (a literal is "not null" to it)."""
     missing = [f.name for f in contract.fields if f.name not in df.columns]
     if missing:
         raise ValueError(f"{contract.name}: the job did not compute {missing}")
-    return df.select(*(F.col(f.name).cast(spark_type(f.type)).alias(f.name) for f in contract.fields))
+    nullable = {f.name: f.nullable for f in df.schema.fields}
+    columns = []
+    for spec in contract.fields:
+        column = F.col(spec.name).cast(spark_type(spec.type))
+        if not nullable[spec.name]:  # a condition the optimiser cannot fold keeps it nullable
+            column = F.when(F.spark_partition_id() >= 0, column)
+        columns.append(column.alias(spec.name))
+    return df.select(*columns)
 
 
 def spark_path(uri: str) -> str:
@@ -113,30 +122,37 @@ def read_range(spark: SparkSession, lake_uri: str, contract: Contract, first: dt
 
 
 def write_days(df: DataFrame, lake_uri: str, contract: Contract, days: Iterable[dt.date],
-               files_per_day: int = 1, present: set[dt.date] | None = None) -> list[dt.date]:
+               files_per_day: int = 1) -> list[dt.date]:
     """Replace exactly ``days`` of a dataset with ``df``'s rows (which must all fall on those days).
 
-    Returns the days that now hold rows. Days without rows in ``df`` are removed.
-    ``present`` (the days ``df`` has rows for) saves a pass when the caller knows it.
+    Dynamic partition overwrite replaces the days ``df`` has rows for; a day it has none
+    for keeps its old files, so afterwards every target day whose files did not change
+    is removed. Returns the days that now hold rows.
     """
     days = set(days)
     spark = df.sparkSession
-    out = conform(df, contract)
-    if present is None:
-        out = out.persist(StorageLevel.MEMORY_AND_DISK)
-        present = {row[0] for row in out.select(FACT_DATE).distinct().collect()}
-    stray = present - days
-    if stray:
-        raise ValueError(f"{contract.name}: rows for days not being rewritten: {sorted(stray)[:5]}")
-    if present:
-        _spread(out.withColumn(PARTITION_COLUMN, F.col(FACT_DATE)), contract, files_per_day).write.mode(
-            "overwrite").partitionBy(PARTITION_COLUMN).parquet(dataset_path(lake_uri, contract.name))
-    for day in sorted(days - present):
-        fs, path = _fs(spark, day_path(lake_uri, contract.name, day))
-        if fs.exists(path):
-            fs.delete(path, True)
-    out.unpersist()
-    return sorted(present)
+    before = {day: _files(spark, day_path(lake_uri, contract.name, day)) for day in days}
+    rows = conform(df, contract).where(F.col(FACT_DATE).isin(sorted(days)))
+    _spread(rows.withColumn(PARTITION_COLUMN, F.col(FACT_DATE)), contract, files_per_day).write.mode(
+        "overwrite").partitionBy(PARTITION_COLUMN).parquet(dataset_path(lake_uri, contract.name))
+    present = []
+    for day in sorted(days):
+        path = day_path(lake_uri, contract.name, day)
+        after = _files(spark, path)
+        if after and after != before[day]:
+            present.append(day)
+        elif after:  # not rewritten: the day has no rows any more
+            fs, hadoop_path = _fs(spark, path)
+            fs.delete(hadoop_path, True)  # type: ignore[attr-defined]
+    return present
+
+
+def _files(spark: SparkSession, path: str) -> frozenset[str]:
+    fs, hadoop_path = _fs(spark, path)
+    if not fs.exists(hadoop_path):  # type: ignore[attr-defined]
+        return frozenset()
+    return frozenset(status.getPath().getName() for status in fs.listStatus(hadoop_path)  # type: ignore[attr-defined]
+                     if not status.getPath().getName().startswith((".", "_")))
 
 
 def _spread(df: DataFrame, contract: Contract, files_per_day: int) -> DataFrame:

@@ -36,6 +36,8 @@ class SparkSettings(JiaoyanSettings):
     session_gap_minutes: float = Field(default=30.0, gt=0, description="inactivity gap that ends a session")
     trajectory_history_days: int = Field(default=400, ge=1, description="how far back the previous research "
                                          "action is looked for (gap_days is empty beyond it)")
+    driver_check_max_lines: int = Field(default=200_000, ge=0, description="doubtful lines up to this many get "
+                                        "their reference verdict in the driver; more go to the executors")
     files_per_day: int = Field(default=1, ge=1, description="Parquet files per dataset partition")
 
 

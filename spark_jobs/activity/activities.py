@@ -13,6 +13,7 @@ those days carried over as they were.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -25,12 +26,17 @@ from spark_jobs.activity.reference import employer_on_day
 
 
 def rebuild(spark: SparkSession, lake_uri: str, changed_events: DataFrame, changed_days: list[dt.date],
-            teachers: DataFrame, timezone: str) -> tuple[DataFrame, set[dt.date]]:
-    """The activities rows of every partition to rewrite, and those partitions."""
+            teachers: DataFrame, timezone: str,
+            materialise: Callable[[DataFrame], DataFrame]) -> tuple[DataFrame, set[dt.date]]:
+    """The activities rows of every partition to rewrite, and those partitions.
+
+    ``materialise`` computes a frame once and cuts its lineage: the stored activities are
+    read from the partitions this step then rewrites.
+    """
     touched = (changed_events.where(F.col("event_type").isin(facts.CREATED, facts.ATTENDED)
                                     & F.col("object_id").isNotNull())
                .select(F.col("object_id").alias("activity_id")).distinct())
-    stored = lake_io.read_range(spark, lake_uri, ACTIVITIES, None, None)
+    stored = materialise(lake_io.read_range(spark, lake_uri, ACTIVITIES, None, None))
     stored_touched = stored.join(touched, "activity_id", "left_semi")
     old_days = {row[0] for row in stored_touched.select(FACT_DATE).distinct().collect()}
     if not changed_days:
@@ -39,11 +45,11 @@ def rebuild(spark: SparkSession, lake_uri: str, changed_events: DataFrame, chang
     attendance = (lake_io.read_range(spark, lake_uri, ACTIVITY_ATTENDANCE, since, None)
                   .join(touched, "activity_id", "left_semi"))
     created = _creation(changed_events, stored_touched, changed_days, timezone)
-    rebuilt = _combine(created, _participation(attendance, teachers))
+    rebuilt = materialise(lake_io.conform(_combine(created, _participation(attendance, teachers)), ACTIVITIES))
     new_days = {row[0] for row in rebuilt.select(FACT_DATE).distinct().collect()}
     days = old_days | new_days
     carried = stored.where(F.col(FACT_DATE).isin(sorted(days))).join(touched, "activity_id", "left_anti")
-    return carried.unionByName(lake_io.conform(rebuilt, ACTIVITIES)), days
+    return carried.unionByName(rebuilt), days
 
 
 def _creation(events: DataFrame, stored: DataFrame, changed_days: list[dt.date], timezone: str) -> DataFrame:

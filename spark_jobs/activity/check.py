@@ -99,13 +99,17 @@ def _reject_rows(rejects: pa.Table, source: str, real_line: dict[int, int]) -> I
                **{name: row[name] for name in REJECT_FIELDS}}
 
 
-def _to_batch(rows: list[dict]) -> pa.RecordBatch:
-    schema = pa.schema([
-        ("status", pa.string()), ("source_file", pa.string()), ("line", pa.int64()),
-        *((name, pa.string()) for name in ("event_id",)),
-        ("ts", pa.timestamp("us", tz="UTC")),
-        *((name, pa.string()) for name in ("member_id", "vtro_id", "event_type", "object_id", "attrs_json")),
+def output_schema() -> pa.Schema:
+    """``OUTPUT_DDL`` in Arrow."""
+    strings = ("member_id", "vtro_id", "event_type", "object_id", "attrs_json")
+    return pa.schema([
+        ("status", pa.string()), ("source_file", pa.string()), ("line", pa.int64()), ("event_id", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")), *((name, pa.string()) for name in strings),
         *((name, pa.string()) for name in REJECT_FIELDS),
     ])
+
+
+def _to_batch(rows: list[dict]) -> pa.RecordBatch:
+    schema = output_schema()
     columns = {name: [row.get(name) for row in rows] for name in schema.names}
     return pa.RecordBatch.from_pydict(columns, schema=schema)

@@ -92,7 +92,10 @@ def run_batch(spark: SparkSession, batch_date: dt.date, landing_uri: str | None 
 def _events(spark: SparkSession, report: RunReport, files: list[read.LogFile], batch_date: dt.date,
             landing_uri: str, lake_uri: str, settings: SparkSettings, timezone: str) -> list[dt.date]:
     """Steps 1–4; returns the changed days."""
-    checked = _materialise(validate.check_lines(read.read_lines(spark, files)), settings)
+    parsed = _materialise(validate.parse_lines(read.read_lines(spark, files)), settings)
+    checked, distributed = validate.decide(parsed, settings.driver_check_max_lines)
+    if distributed:
+        checked = _materialise(checked, settings)
     valid = dedupe.with_lineage(validate.valid_rows(checked), report.batch_id, timezone)
     rejects = validate.reject_rows(checked)
     report.quarantined = _write_rejects(rejects, spark, lake_uri, report.batch_id)
@@ -116,7 +119,7 @@ def _events(spark: SparkSession, report: RunReport, files: list[read.LogFile], b
     report.late_by_day = counts.late_by_day(batch_date)
     report.changed_days = [d.isoformat() for d in changed]
     ranked.unpersist()
-    checked.unpersist()
+    parsed.unpersist()
     return changed
 
 
@@ -136,8 +139,9 @@ def _facts(spark: SparkSession, report: RunReport, changed: list[dt.date], batch
     for contract, frame in day_facts.items():
         _write(report, frame, lake_uri, contract, changed)
     teachers = reference.teachers_frame(spark, landing_uri, batch_date)
-    rows, days = activities.rebuild(spark, lake_uri, events, changed, teachers, timezone)
-    _write(report, _materialise(rows, settings), lake_uri, contracts.ACTIVITIES, days)
+    rows, days = activities.rebuild(spark, lake_uri, events, changed, teachers, timezone,
+                                    lambda frame: _materialise(frame, settings))
+    _write(report, rows, lake_uri, contracts.ACTIVITIES, days)
     rows, days = research.trajectory(spark, lake_uri, min(changed), settings.trajectory_history_days)
     _write(report, rows, lake_uri, contracts.RESEARCH_TRAJECTORY, days, settings.files_per_day)
     terms = research.affected_periods(min(changed), max([*days, batch_date]))

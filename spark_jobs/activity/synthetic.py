@@ -215,3 +215,91 @@ def _object(event_type: str) -> str | None:
         if row["code"] == event_type:
             return OBJECT_PREFIX.get(row["object"]) if row["object"] else None
     return None
+
+
+# Large batches for the benchmark ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    batch_date: dt.date
+    events: int = 10_000_000
+    files: int = 16
+    members: int = 70_000  # the national VTRO membership
+    offices: int = 787
+    universities: int = 282
+    activities: int = 20_000
+    duplicate_rate: float = 0.01
+    late_rate: float = 0.05
+    broken_rate: float = 0.001
+    seed: int = 11
+
+
+def write_bench_batch(out: Path, spec: BenchSpec, processes: int = 2) -> dict:
+    """A national-scale day slice, written by ``processes`` workers; returns (and stores) its truth."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    folder = out / spec.batch_date.isoformat()
+    (folder / "activity").mkdir(parents=True, exist_ok=True)
+    world = World(members=spec.members, offices=spec.offices, universities=spec.universities,
+                  activities=spec.activities, seed=spec.seed)
+    Generator(out, world)._write_teachers(folder)
+    with ProcessPoolExecutor(processes) as pool:
+        parts = list(pool.map(_bench_file, [(folder, spec, index) for index in range(spec.files)]))
+    truth: dict = {"batch_id": spec.batch_date.isoformat(), "lines": 0, "valid": 0, "broken": 0,
+                   "duplicates_in_batch": 0, "new_events": 0, "late_by_day": Counter()}
+    for part in parts:
+        for key in ("lines", "valid", "broken", "duplicates_in_batch", "new_events"):
+            truth[key] += part[key]
+        truth["late_by_day"].update(part["late_by_day"])
+    truth["late_by_day"] = dict(sorted(truth["late_by_day"].items()))
+    (out / "_truth").mkdir(parents=True, exist_ok=True)
+    (out / "_truth" / f"activity-{truth['batch_id']}.json").write_text(json.dumps(truth, indent=1))
+    return truth
+
+
+def _bench_file(job: tuple[Path, BenchSpec, int]) -> dict:
+    folder, spec, index = job
+    rng = random.Random(spec.seed * 1000 + index)
+    count = spec.events // spec.files + (1 if index < spec.events % spec.files else 0)
+    types, weights = list(TYPE_WEIGHTS), list(TYPE_WEIGHTS.values())
+    chosen = rng.choices(types, weights=weights, k=count)
+    objects = {code: _object(code) for code in types}
+    kinds = {code: _kind_list(code) for code in types}
+    midnight = dt.datetime.combine(spec.batch_date, dt.time(), CST)
+    lines: list[bytes] = []
+    late: Counter[str] = Counter()
+    stats = {"broken": 0, "duplicates_in_batch": 0}
+    for number, event_type in enumerate(chosen):
+        roll = rng.random()
+        if roll < spec.broken_rate:
+            lines.append(b'{"event_id":"E%02d%09d","ts":"2026-' % (index, number))
+            stats["broken"] += 1
+            continue
+        if roll < spec.broken_rate + spec.duplicate_rate and lines:
+            lines.append(lines[rng.randrange(max(0, len(lines) - 5000), len(lines))])
+            stats["duplicates_in_batch"] += 1
+            continue
+        days_back = rng.randint(1, 5) if rng.random() < spec.late_rate else 0
+        ts = midnight + dt.timedelta(days=-days_back, seconds=rng.randrange(86400))
+        if days_back:
+            late[(spec.batch_date - dt.timedelta(days=days_back)).isoformat()] += 1
+        member = rng.randrange(spec.members)
+        line = (f'{{"event_id":"E{index:02d}{number:09d}","ts":"{ts.isoformat()}","member_id":"T{member:07d}",'
+                f'"vtro_id":"V{member % spec.offices:04d}","event_type":"{event_type}"')
+        obj = objects[event_type]
+        if obj is not None:
+            line += f',"object_id":"{obj}{rng.randrange(spec.activities):05d}"' if obj else \
+                f',"object_id":"V{member % spec.offices:04d}"'
+        if kinds[event_type]:
+            line += f',"attrs":{{"kind":"{rng.choice(kinds[event_type])}","channel":"web"}}'
+        lines.append((line + "}").encode())
+    name = f"part-{index:02d}.jsonl.gz"
+    with gzip.open(folder / "activity" / name, "wb", compresslevel=1) as handle:
+        handle.write(b"\n".join(lines) + b"\n")
+    # a re-sent line may copy a broken one: count what the reader will see
+    broken_lines = sum(1 for line in lines if not line.endswith(b"}"))
+    return {"lines": count, "broken": broken_lines, "valid": count - broken_lines,
+            "duplicates_in_batch": stats["duplicates_in_batch"] - (broken_lines - stats["broken"]),
+            "new_events": count - broken_lines - (stats["duplicates_in_batch"] - (broken_lines - stats["broken"])),
+            "late_by_day": dict(late)}

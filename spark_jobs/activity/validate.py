@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 
+import pyarrow as pa
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -61,19 +62,48 @@ def kind_rules() -> dict[str, tuple[str, ...]]:
             for row in codes.seed_rows("event_types") if row["needs_kind"] == "true"}
 
 
-def check_lines(lines: DataFrame) -> DataFrame:
-    """Lines (source_file, line, value) → one row per non-blank line with its verdict (``status``):
-    ``good`` rows carry the typed fields, ``reject`` rows the field, value, reason and raw text."""
+def parse_lines(lines: DataFrame) -> DataFrame:
+    """Lines (source_file, line, value) → per non-blank line its native verdict: the typed fields,
+    ``_doubt`` and, for doubtful lines only, the raw ``value`` (so materialising it stays small)."""
     parsed = parse(lines.where(~F.col("value").rlike(r"^\s*$")))
+    return parsed.select("source_file", "line", *EVENT_COLUMNS, "_doubt",
+                         F.when(F.col("_doubt"), F.col("value")).alias("value"))
+
+
+def decide(parsed: DataFrame, driver_limit: int) -> tuple[DataFrame, bool]:
+    """One row per line with its final verdict (``status``): ``good`` rows carry the typed fields,
+    ``reject`` rows the field, value, reason and raw text, as the reference reader gives them.
+
+    Doubtful lines are few; up to ``driver_limit`` of them are read by the reference reader in the
+    driver (no Python workers to start), more in the executors (``mapInArrow``). The flag says
+    whether the verdicts are computed lazily on the executors (then worth materialising)."""
     native = parsed.where(~F.col("_doubt")).select(
         F.lit("good").alias("status"), "source_file", "line", *EVENT_COLUMNS,
         *(F.lit(None).cast("string").alias(name) for name in check.REJECT_FIELDS))
     doubtful = parsed.where(F.col("_doubt")).select("source_file", "line", "value")
-    verdicts = doubtful.mapInArrow(functools.partial(check.reference_verdicts, seeds=check.seed_texts()),
-                                   check.OUTPUT_DDL)
+    distributed = doubtful.count() > driver_limit
+    if distributed:
+        verdicts = doubtful.mapInArrow(functools.partial(check.reference_verdicts, seeds=check.seed_texts()),
+                                       check.OUTPUT_DDL)
+    else:
+        verdicts = parsed.sparkSession.createDataFrame(
+            _driver_verdicts(doubtful),
+            check.OUTPUT_DDL)
     decided = verdicts.withColumn("attrs", F.from_json("attrs_json", MAP_TYPE)).select(
         "status", "source_file", "line", *EVENT_COLUMNS, *check.REJECT_FIELDS)
-    return native.unionByName(decided)
+    return native.unionByName(decided), distributed
+
+
+def _driver_verdicts(doubtful: DataFrame) -> pa.Table:
+    table = doubtful.toArrow()
+    if table.num_rows == 0:
+        return pa.Table.from_batches([], check.output_schema())
+    return pa.Table.from_batches([check.verdicts(table)])
+
+
+def check_lines(lines: DataFrame, driver_limit: int = 200_000) -> DataFrame:
+    """:func:`parse_lines` then :func:`decide`, for callers that do not materialise in between."""
+    return decide(parse_lines(lines), driver_limit)[0]
 
 
 def valid_rows(checked: DataFrame) -> DataFrame:
