@@ -61,9 +61,7 @@ def load_batch(batch_uri: str, *, batch_id: str | None = None, lake_uri: str | N
     plan = plan_batch(batch_uri, batch_id)
     with db.connect("loader", autocommit=True) as conn, batch_lock(conn, plan.batch_id):
         register(conn, plan)
-        loader = BatchLoader(conn, plan, lake.root(lake_uri), method)
-        loader.event_rows_limit = event_rows_limit
-        return loader.run()
+        return BatchLoader(conn, plan, lake.root(lake_uri), method, event_rows_limit).run()
 
 
 def pending_batches(conn: psycopg.Connection, landing_uri: str) -> list[str]:
@@ -113,11 +111,10 @@ def register(conn: psycopg.Connection, plan: BatchPlan) -> None:
 
 
 class BatchLoader:
-    event_rows_limit = EVENT_ROWS_LIMIT
-
     def __init__(self, conn: psycopg.Connection, plan: BatchPlan, lake_uri: str, method: copy.Method,
-                 lookups: Lookups | None = None) -> None:
+                 event_rows_limit: int = EVENT_ROWS_LIMIT, lookups: Lookups | None = None) -> None:
         self.conn, self.plan, self.lake_uri, self.method = conn, plan, lake_uri, method
+        self.event_rows_limit = event_rows_limit
         self.lookups = lookups or WarehouseLookups(conn)
         self.report = BatchLoad(plan.batch_id, plan.uri)
 
