@@ -1,9 +1,11 @@
 """The Spark activity job in local mode against batches whose defects are known exactly.
 
-One SparkSession for the module (start-up ≈ 20 s). The synthetic generator
-(:mod:`spark_jobs.activity.synthetic`) records every broken line, duplicate and late
-event; the job's counts, quarantine and lake must match that truth, every file must
-conform to its lake contract, and rerunning a batch must change nothing.
+One SparkSession for the module (start-up ≈ 20 s). The demo world (``jiaoyan demo-data``)
+records every broken line, duplicate and late event it delivers, and the distinct valid
+events per day and type; the job's counts, quarantine and lake must match that truth,
+every file must conform to its lake contract, and rerunning a night must change nothing.
+Hand-built batches cover what the demo world does not: lines the reference reader and
+Spark's JSON parser read differently, split files, a late attendance, an earlier copy.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -25,16 +28,17 @@ from jiaoyan.contracts.lake import LAKE_CONTRACTS, PARTITION_COLUMN
 from spark_jobs.activity import research
 from spark_jobs.activity.job import RunReport, run_batch
 from spark_jobs.activity.read import LogFile, read_lines
-from spark_jobs.activity.synthetic import Generator, World
 from spark_jobs.activity.validate import check_lines, reject_rows, valid_rows
 from spark_jobs.session import SparkSettings, build_session
 
 pytestmark = pytest.mark.integration
 
-FIRST = dt.date(2026, 11, 16)
-BATCHES = 2
-EVENTS = 2500
+LAST = dt.date(2026, 11, 20)
+NIGHTS = 3
 SETTINGS = SparkSettings(shuffle_partitions=2, lookback_days=3, files_per_day=1)
+REASONS = {"truncated_json": "not valid JSON", "not_an_object": "not a JSON object",
+           "missing_required_field": "missing value", "bad_timestamp": "timestamp has no UTC offset",
+           "unknown_event_type": "not an allowed value"}
 
 
 @pytest.fixture(scope="module")
@@ -46,51 +50,66 @@ def spark() -> Iterator:
 
 @pytest.fixture(scope="module")
 def world(spark, tmp_path_factory) -> dict:
-    """Two synthetic batches run in order: the landing, the lake, the truths and the reports."""
+    """Three nights of the demo world (``jiaoyan demo-data``, no videos) run in order."""
+    from jiaoyan.demo_world import scales
+    from jiaoyan.demo_world import world as demo
+
     root = tmp_path_factory.mktemp("spark-activity")
-    generator = Generator(root / "landing", World(members=150, activities=200))
-    truths = [generator.write_batch(FIRST + dt.timedelta(days=i), EVENTS) for i in range(BATCHES)]
-    reports = [run_batch(spark, FIRST + dt.timedelta(days=i), str(root / "landing"), str(root / "lake"), SETTINGS)
-               for i in range(BATCHES)]
-    return {"root": root, "landing": root / "landing", "lake": root / "lake", "truths": truths, "reports": reports}
+    knobs = scales.knobs("demo", 0, end=LAST, days=NIGHTS, video_days=0, lessons_per_night=0, gold_lessons=0,
+                         workers=1)
+    demo.generate(knobs, str(root / "landing"))
+    nights = [LAST - dt.timedelta(days=NIGHTS - 1 - i) for i in range(NIGHTS)]
+    reports = [run_batch(spark, night, str(root / "landing"), str(root / "lake"), SETTINGS) for night in nights]
+    defects = pd.read_csv(root / "landing" / "_truth" / "activity_defects.csv", dtype=str)
+    counts = pd.read_csv(root / "landing" / "_truth" / "activity_counts.csv", dtype={"events": int})
+    return {"landing": root / "landing", "lake": root / "lake", "nights": nights, "reports": reports,
+            "defects": defects, "counts": counts}
 
 
-def test_counts_match_the_generators_truth(world: dict) -> None:
-    for truth, report in zip(world["truths"], world["reports"], strict=True):
-        assert report.lines_read == truth.lines
-        assert report.valid == truth.valid
-        assert report.quarantined == len(truth.broken)
-        assert report.duplicates_in_batch == truth.duplicates_in_batch
-        assert report.duplicates_of_earlier == truth.duplicates_of_earlier
-        assert report.new_events == truth.new_events
-        assert report.late_by_day == truth.late_by_day
-        assert report.events_by_day == truth.events_by_day
-        assert report.changed_days == sorted(truth.events_by_day)
+def _lines(landing: Path, night: dt.date) -> int:
+    return sum(sum(1 for line in gzip.decompress(path.read_bytes()).split(b"\n") if line.strip())
+               for path in (landing / night.isoformat() / "activity").glob("*.jsonl*"))
+
+
+def test_counts_match_the_demo_worlds_truth(world: dict) -> None:
+    defects = world["defects"]
+    for night, report in zip(world["nights"], world["reports"], strict=True):
+        arrived = defects[defects["arrival_date"] == night.isoformat()]
+        broken = arrived[arrived["kind"] == "broken"]
+        repeats = arrived[arrived["kind"] == "duplicate"]
+        late = arrived[arrived["kind"] == "late"]
+        assert report.lines_read == _lines(world["landing"], night)
+        assert report.quarantined == len(broken)
+        assert report.valid == report.lines_read - len(broken)
+        assert report.duplicates_in_batch == int((repeats["detail"] == "same file").sum())
+        assert report.duplicates_of_earlier == int((repeats["detail"] != "same file").sum())
+        assert report.new_events == report.valid - report.duplicates
+        assert report.late_by_day == late.groupby("event_date").size().to_dict()
+        assert report.changed_days == sorted({night.isoformat(), *late["event_date"]})
 
 
 def test_quarantine_has_every_broken_line_with_file_line_and_reason(world: dict) -> None:
-    for truth in world["truths"]:
-        rejects = pq.read_table(world["lake"] / "quarantine" / "activity" / truth.batch_id).to_pylist()
-        assert sorted((r["source_file"], r["line"]) for r in rejects) == sorted(
-            (b["file"], b["line"]) for b in truth.broken)
-        assert all(r["reason"] and r["raw"] is not None for r in rejects)
-        by_line = {(r["source_file"], r["line"]): r for r in rejects}
-        for broken in truth.broken:
-            reject = by_line[(broken["file"], broken["line"])]
-            expected = {"truncated": "not valid JSON", "not_json": "not valid JSON", "glued": "not valid JSON",
-                        "missing_member": "missing value", "unknown_event_type": "not an allowed value",
-                        "missing_kind": "missing kind", "ts_without_offset": "timestamp has no UTC offset"}
-            assert reject["reason"].startswith(expected[broken["defect"]]), (broken, reject)
+    defects = world["defects"]
+    for night in world["nights"]:
+        broken = defects[(defects["arrival_date"] == night.isoformat()) & (defects["kind"] == "broken")]
+        rejects = pq.read_table(world["lake"] / "quarantine" / "activity" / night.isoformat()).to_pylist()
+        expected = {(f.split("/", 1)[1], int(line)): detail
+                    for f, line, detail in zip(broken["file"], broken["line"], broken["detail"], strict=True)}
+        assert {(r["source_file"], r["line"]) for r in rejects} == set(expected)
+        for reject in rejects:
+            assert reject["reason"].startswith(REASONS[expected[(reject["source_file"], reject["line"])]]), reject
+            assert reject["raw"]
 
 
 def test_clean_events_hold_each_event_once_on_the_day_it_happened(world: dict) -> None:
     clean = _rows(world["lake"], "activity_events_clean")
     ids = [r["event_id"] for r in clean]
     assert len(ids) == len(set(ids))
-    expected: Counter[str] = Counter()
-    for truth in world["truths"]:
-        expected.update(truth.events_by_day)
-    assert Counter(r["fact_date"].isoformat() for r in clean) == expected
+    found = Counter((r["fact_date"].isoformat(), r["event_type"]) for r in clean)
+    counts = world["counts"]
+    expected = {(d, t): n for d, t, n in zip(counts["event_date"], counts["event_type"], counts["events"],
+                                             strict=True)}
+    assert found == expected
     for row in clean:  # the CST day of ts
         assert (row["ts"] + dt.timedelta(hours=8)).date() == row["fact_date"]
 
@@ -143,8 +162,7 @@ def test_term_scores_follow_the_documented_formula(world: dict) -> None:
 
 def test_rerunning_a_batch_changes_nothing(spark, world: dict) -> None:
     before = _snapshot(world["lake"])
-    last = FIRST + dt.timedelta(days=BATCHES - 1)
-    report = run_batch(spark, last, str(world["landing"]), str(world["lake"]), SETTINGS)
+    report = run_batch(spark, LAST, str(world["landing"]), str(world["lake"]), SETTINGS)
     assert report.to_json() == world["reports"][-1].to_json()
     assert _snapshot(world["lake"]) == before
 
