@@ -1,6 +1,7 @@
 """Shared fixtures. Integration tests run against a real PostgreSQL: the project's
-local cluster (or the configured warehouse), in a separate database ``jiaoyan_test``
-that is recreated for each session, so tests never touch the demo warehouse."""
+local cluster (or the configured warehouse), in a separate database ``jiaoyan_test_<pid>``
+created for each session and dropped after it, so tests never touch the demo warehouse and
+two sessions running at once never share a database."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from jiaoyan.settings import get_settings, reset_settings_cache
 
-TEST_DATABASE = "jiaoyan_test"
+TEST_DATABASE = os.environ.get("JIAOYAN_TEST_DATABASE", f"jiaoyan_test_{os.getpid()}")
 URL_VARIABLES = ("JIAOYAN_WAREHOUSE_URL", "JIAOYAN_LOADER_URL", "JIAOYAN_TRANSFORMER_URL", "JIAOYAN_READER_URL")
 
 
@@ -51,3 +52,5 @@ def warehouse() -> Iterator[dict[str, str]]:
         else:
             os.environ[name] = value
     reset_settings_cache()
+    with psycopg.connect(_with_database(admin, "postgres"), autocommit=True) as conn:
+        conn.execute(f"drop database if exists {TEST_DATABASE} with (force)")

@@ -58,6 +58,9 @@ class Conformed:
         return self.rejects.num_rows
 
 
+Values = Iterable[object] | Callable[[], Iterable[object]] | None
+
+
 class _Failures:
     """The first failure of each row: field, value and reason."""
 
@@ -67,11 +70,15 @@ class _Failures:
         self.value = np.full(n, None, dtype=object)
         self.reason = np.full(n, None, dtype=object)
 
-    def add(self, mask: np.ndarray, field: str, values: Iterable[object] | None, reason: str | Callable) -> None:
+    def add(self, mask: np.ndarray, field: str, values: Values, reason: str | Callable) -> None:
+        """Record ``reason`` for rows in ``mask`` not failed yet. ``values`` may be a zero-argument
+        callable: most files fail nowhere, so the Python lists are built only when a row fails."""
         new = mask & ~self.failed
         if not new.any():
             return
         idx = np.flatnonzero(new)
+        if callable(values):
+            values = values()
         vals = list(values) if values is not None else [None] * len(mask)
         self.failed[idx] = True
         self.field[idx] = field
@@ -128,7 +135,7 @@ def _raw_rows(table: pa.Table, mask: np.ndarray) -> list[str]:
 
 
 def _conform_field(spec: Field, raw: pa.Array, failures: _Failures) -> pa.Array:
-    values = raw.to_pylist() if _needs_values(raw) else None
+    values = raw.to_pylist  # evaluated only if a row of this column fails
     typed = _parse(spec, raw, failures, values)
     is_null = np.asarray(pc.is_null(typed).to_numpy(zero_copy_only=False), dtype=bool)
     if spec.required:
@@ -140,18 +147,14 @@ def _conform_field(spec: Field, raw: pa.Array, failures: _Failures) -> pa.Array:
     if spec.allowed is not None:
         ok = np.asarray(pc.is_in(typed, value_set=pa.array(spec.allowed, typed.type)).to_numpy(
             zero_copy_only=False), dtype=bool)
-        failures.add(present & ~ok, spec.name, typed.to_pylist(),
+        failures.add(present & ~ok, spec.name, typed.to_pylist,
                      f"not an allowed value (allowed: {', '.join(spec.allowed)})")
     if spec.pattern is not None:
         ok = np.asarray(pc.fill_null(pc.match_substring_regex(typed, spec.pattern), True).to_numpy(
             zero_copy_only=False), dtype=bool)
-        failures.add(present & ~ok, spec.name, typed.to_pylist(), f"does not match {spec.pattern}")
+        failures.add(present & ~ok, spec.name, typed.to_pylist, f"does not match {spec.pattern}")
     _check_range(spec, typed, present, failures)
     return typed
-
-
-def _needs_values(raw: pa.Array) -> bool:
-    return len(raw) > 0
 
 
 def _raw_null(raw: pa.Array) -> np.ndarray:
@@ -167,13 +170,13 @@ def _check_range(spec: Field, typed: pa.Array, present: np.ndarray, failures: _F
     numbers = typed.to_numpy(zero_copy_only=False).astype(np.float64)
     numbers = np.where(present, numbers, np.nan)
     if spec.min is not None:
-        failures.add(present & (numbers < spec.min), spec.name, typed.to_pylist(), f"below the minimum {spec.min:g}")
+        failures.add(present & (numbers < spec.min), spec.name, typed.to_pylist, f"below the minimum {spec.min:g}")
     if spec.max is not None:
-        failures.add(present & (numbers > spec.max), spec.name, typed.to_pylist(), f"above the maximum {spec.max:g}")
-    failures.add(present & ~np.isfinite(numbers), spec.name, typed.to_pylist(), "not a finite number")
+        failures.add(present & (numbers > spec.max), spec.name, typed.to_pylist, f"above the maximum {spec.max:g}")
+    failures.add(present & ~np.isfinite(numbers), spec.name, typed.to_pylist, "not a finite number")
 
 
-def _parse(spec: Field, raw: pa.Array, failures: _Failures, values: list | None) -> pa.Array:
+def _parse(spec: Field, raw: pa.Array, failures: _Failures, values: Values) -> pa.Array:
     target = spec.type
     if raw.type == target and not pa.types.is_string(target):
         return raw
@@ -244,20 +247,20 @@ def _shares_sum_to_one(table: pa.Table, failures: _Failures) -> None:
                               for c in codes.share_columns()])
     total = shares.sum(axis=1)
     bad = np.isfinite(total) & (np.abs(total - 1.0) > SHARE_SUM_TOLERANCE)
-    failures.add(bad, "share_*", [f"{t:.4f}" for t in total], "student shares do not sum to 1")
+    failures.add(bad, "share_*", lambda: [f"{t:.4f}" for t in total], "student shares do not sum to 1")
 
 
 def _one_employer(table: pa.Table, failures: _Failures) -> None:
     school = np.asarray(pc.is_valid(table["school_id"]).to_numpy(zero_copy_only=False), dtype=bool)
     university = np.asarray(pc.is_valid(table["university_id"]).to_numpy(zero_copy_only=False), dtype=bool)
-    failures.add(school == university, "school_id", table["school_id"].to_pylist(),
+    failures.add(school == university, "school_id", table["school_id"].to_pylist,
                  "exactly one of school_id and university_id must be set")
 
 
 def _leaf_fields_together(table: pa.Table, failures: _Failures) -> None:
     has_max = np.asarray(pc.is_valid(table["max_score"]).to_numpy(zero_copy_only=False), dtype=bool)
     has_weight = np.asarray(pc.is_valid(table["weight"]).to_numpy(zero_copy_only=False), dtype=bool)
-    failures.add(has_max != has_weight, "weight", table["weight"].to_pylist(),
+    failures.add(has_max != has_weight, "weight", table["weight"].to_pylist,
                  "max_score and weight must both be set (leaf) or both be empty")
 
 
