@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from jiaoyan.contracts import ALL_CONTRACTS
+from jiaoyan.contracts import ALL_CONTRACTS, LAKE_CONTRACTS
 from jiaoyan.settings import get_settings
 from jiaoyan.warehouse.migrate import migrate
 
@@ -28,7 +28,7 @@ def test_migrations_create_schemas_and_a_raw_table_per_contract(warehouse: dict[
             "select table_name from information_schema.tables where table_schema = 'raw'")}
         applied = [r[0] for r in conn.execute("select version from ops.schema_migrations order by version")]
     assert {"raw", "quarantine", "ops", "seeds", "staging", "intermediate", "snapshots", "marts"} <= schemas
-    assert raw_tables == {c.name for c in ALL_CONTRACTS}
+    assert raw_tables == {c.name for c in (*ALL_CONTRACTS, *LAKE_CONTRACTS)}
     assert applied == sorted(applied) and applied
 
 
