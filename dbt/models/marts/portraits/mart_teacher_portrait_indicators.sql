@@ -123,8 +123,8 @@ final as (
         {{ metric_round('peer_mean') }} as peer_mean,
         {{ metric_round('peer_sd') }} as peer_sd,
         {{ metric_round('z_score') }} as z_score,
-        in_strengths and z_score > 0 and strength_rank = 1 as is_strength,
-        in_strengths and z_score < 0 and weakness_rank = 1 as is_weakness
+        coalesce(in_strengths and z_score > 0, false) and strength_rank = 1 as is_strength,
+        coalesce(in_strengths and z_score < 0, false) and weakness_rank = 1 as is_weakness
 
     from ranked
 
