@@ -1,0 +1,236 @@
+"""Sound features: is anyone speaking, who (one low voice, one high voice, many voices at
+once), and the little noises of a lesson (chalk on the board, footsteps).
+
+``speech`` works on a short-time spectrum (32 ms frames every 25 ms) with the lesson's own
+noise floor subtracted — the per-bin 10th percentile over the lesson, so hum, ventilation
+and a distant microphone's gain cancel lesson by lesson — then per frame:
+
+- **activity**: speech-band (300–3400 Hz) energy above the floor, in dB;
+- **pitch**: the autocorrelation of the cleaned spectrum (Wiener–Khinchin) gives the
+  period between 2.5 and 12.5 ms (80–400 Hz) and a periodicity strength; the shortest
+  period close to the best one avoids octave errors; low (< 180 Hz) and high (> 190 Hz)
+  voiced frames tell an adult from a child's voice;
+- **overlap**: active frames with weak periodicity are several voices at once (babble);
+- **transients**: 2–5 kHz clicks (chalk) and sub-250 Hz thumps (steps) well above their
+  neighbourhood.
+
+Each point gets shares of frames, switches between low and high voices (turn-taking),
+pitch statistics, flatness and transient rates. A video without sound gives NaN
+everywhere. ``vad`` adds Silero VAD's speech probability (its bundled ONNX model run with
+onnxruntime, all windows of a lesson batched; ≈ 2 ms of CPU per second of sound, so it is
+optional on CPU and cheap on a GPU).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import median_filter
+
+from ray_inference.features.base import ExtractorConfig, LessonInput, register
+
+FRAME = 512  # 32 ms at 16 kHz
+HOP = 400  # 25 ms
+F_LOW, F_HIGH = 180.0, 190.0  # adult vs child voice boundary, Hz
+ACTIVE_DB = 6.0
+VOICED = 0.35
+
+
+def _frames(x: np.ndarray) -> np.ndarray:
+    n = 1 + max(0, (len(x) - FRAME) // HOP)
+    return np.lib.stride_tricks.as_strided(x, shape=(n, FRAME), strides=(x.strides[0] * HOP, x.strides[0]))
+
+
+def _band(freqs: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return (freqs >= lo) & (freqs < hi)
+
+
+class Speech:
+    name = "speech"
+    version = 1
+
+    def __init__(self, config: ExtractorConfig) -> None:
+        self.config = config
+
+    def feature_names(self) -> list[str]:
+        return ["active", "snr_mean", "snr_p90", "loudness", "voiced", "low", "high", "low_of_voiced",
+                "high_of_voiced", "switches", "pitch_median", "pitch_iqr", "babble", "periodicity", "flatness",
+                "clicks", "thumps", "pauses", "longest_run", "high_run", "present"]
+
+    def extract(self, lesson: LessonInput) -> np.ndarray:
+        n = lesson.n_points
+        out = np.full((n, len(self.feature_names())), np.nan, np.float32)
+        if lesson.audio is None or lesson.audio_rate != 16000:
+            out[:, -1] = 0.0
+            return out
+        frames = self._analyse(lesson)
+        per_point = round(lesson.interval_s * 16000 / HOP)
+        present = lesson.audio_present()
+        for k in range(n):
+            if present[k]:
+                a = k * per_point
+                out[k, :-1] = self._window({key: v[a : a + per_point] for key, v in frames.items()})
+        out[:, -1] = present.astype(np.float32)
+        return out
+
+    def _analyse(self, lesson: LessonInput) -> dict[str, np.ndarray]:
+        """Per 25-ms frame: snr, level, pitch, periodicity, flatness, click and thump flags."""
+        x = np.ascontiguousarray(lesson.audio, np.float32)
+        spec = np.fft.rfft(_frames(x) * np.hanning(FRAME).astype(np.float32), axis=1)
+        power = (spec.real**2 + spec.imag**2).astype(np.float32)
+        freqs = np.fft.rfftfreq(FRAME, 1 / 16000)
+        noise = np.percentile(power[:: max(1, len(power) // 20000)], 10, axis=0) + 1e-10
+        speech = _band(freqs, 300, 3400)
+        band_power = power[:, speech].sum(axis=1)
+        snr = 10 * np.log10(band_power / noise[speech].sum() + 1e-10)
+        active = snr > ACTIVE_DB
+        level = 10 * np.log10(band_power + 1e-12)
+        ref_level = np.median(level[active]) if active.any() else np.median(level)
+        clean = np.maximum(power - 2.0 * noise, 0.0)
+        pitch, strength = self._pitch(clean, active, freqs)
+        sb = clean[:, speech] + 1e-12
+        flatness = np.exp(np.log(sb).mean(axis=1)) / sb.mean(axis=1)
+        clicks = _transients(power[:, _band(freqs, 2000, 5000)].sum(axis=1))
+        thumps = _transients(power[:, _band(freqs, 40, 250)].sum(axis=1))
+        return {"snr": snr, "active": active, "level": level - ref_level, "pitch": pitch, "strength": strength,
+                "flatness": flatness, "clicks": clicks, "thumps": thumps}
+
+    @staticmethod
+    def _pitch(clean: np.ndarray, active: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Period from the autocorrelation of active frames; the shortest lag within 85 % of the best."""
+        pitch = np.full(len(clean), np.nan, np.float32)
+        strength = np.zeros(len(clean), np.float32)
+        idx = np.flatnonzero(active)
+        if not len(idx):
+            return pitch, strength
+        weights = np.where(freqs < 2000, 1.0, 0.0).astype(np.float32)  # voice harmonics, not hiss
+        for chunk in np.array_split(idx, max(1, len(idx) // 4096)):
+            ac = np.fft.irfft(np.sqrt(clean[chunk]) * weights, n=FRAME, axis=1)
+            lags = ac[:, 40:201] / np.maximum(ac[:, :1], 1e-12)  # 400 .. 80 Hz
+            best = lags.max(axis=1)
+            first = np.argmax(lags >= 0.85 * best[:, None], axis=1)
+            strength[chunk] = best
+            pitch[chunk] = 16000.0 / (40 + first)
+        pitch[strength < VOICED] = np.nan
+        return pitch, strength
+
+    @staticmethod
+    def _window(f: dict[str, np.ndarray]) -> list[float]:
+        active, pitch = f["active"], f["pitch"]
+        n = len(active)
+        voiced = ~np.isnan(pitch)
+        low = voiced & (pitch < F_LOW)
+        high = voiced & (pitch > F_HIGH)
+        labels = np.where(low, 1, np.where(high, 2, 0))
+        labels = labels[labels > 0]
+        smooth = _majority(labels, 5)
+        switches = float(np.count_nonzero(np.diff(smooth))) if len(smooth) > 1 else 0.0
+        runs = _runs(active)
+        high_runs = _runs(high)
+        nv = max(1, int(voiced.sum()))
+        act = max(1, int(active.sum()))
+        vp = pitch[voiced]
+        return [
+            active.mean(), float(np.mean(f["snr"][active])) if active.any() else 0.0,
+            float(np.percentile(f["snr"], 90)),
+            float(np.mean(f["level"][active])) if active.any() else -30.0, voiced.mean(), low.mean(), high.mean(),
+            low.sum() / nv, high.sum() / nv, switches,
+            float(np.median(vp)) if len(vp) else np.nan,
+            float(np.subtract(*np.percentile(vp, [75, 25]))) if len(vp) > 3 else np.nan,
+            float(np.count_nonzero(active & (f["strength"] < 0.3))) / act,
+            float(np.mean(f["strength"][active])) if active.any() else 0.0,
+            float(np.mean(f["flatness"][active])) if active.any() else np.nan,
+            float(f["clicks"].sum()) / n * 40, float(f["thumps"].sum()) / n * 40,
+            float(len(runs)), float(max(runs, default=0)) / n, float(max(high_runs, default=0)) / n,
+        ]
+
+
+def _transients(energy: np.ndarray, spread: int = 6, ratio: float = 6.0) -> np.ndarray:
+    """Frames whose energy jumps well above the median of their neighbourhood."""
+    local = median_filter(energy, size=2 * spread + 1, mode="nearest")
+    floor = np.percentile(energy[:: max(1, len(energy) // 20000)], 20)
+    return (energy > ratio * local) & (energy > 4 * floor)
+
+
+def _majority(labels: np.ndarray, width: int) -> np.ndarray:
+    if len(labels) < width:
+        return labels
+    return median_filter(labels, size=width, mode="nearest")
+
+
+def _runs(mask: np.ndarray) -> list[int]:
+    """Lengths of the runs of True."""
+    if not mask.any():
+        return []
+    padded = np.concatenate([[0], mask.astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    return (edges[1::2] - edges[::2]).tolist()
+
+
+class SileroVad:
+    """Silero VAD's speech probability per point (mean and share of chunks above 0.5)."""
+
+    name = "vad"
+    version = 1
+    CHUNK, CONTEXT = 512, 64
+
+    def __init__(self, config: ExtractorConfig) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.inter_op_num_threads = opts.intra_op_num_threads = 1
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if config.device == "cuda" else [
+            "CPUExecutionProvider"]
+        self.session = ort.InferenceSession(str(self.model_path()), sess_options=opts, providers=providers)
+
+    @staticmethod
+    def model_path() -> Path:
+        import importlib.util
+
+        spec = importlib.util.find_spec("silero_vad")
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError("silero-vad is not installed")
+        return Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.onnx"
+
+    def feature_names(self) -> list[str]:
+        return ["speech_prob", "speech_share"]
+
+    def extract(self, lesson: LessonInput) -> np.ndarray:
+        n = lesson.n_points
+        out = np.full((n, 2), np.nan, np.float32)
+        present = lesson.audio_present()
+        if lesson.audio is None or lesson.audio_rate != 16000 or not present.any():
+            return out
+        width = int(lesson.interval_s * 16000)
+        rows = np.flatnonzero(present)
+        x = np.stack([lesson.audio[k * width : (k + 1) * width] for k in rows]).astype(np.float32)
+        probs = self._run(x)
+        out[rows, 0] = probs.mean(axis=1)
+        out[rows, 1] = (probs > 0.5).mean(axis=1)
+        return out
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """Every window as its own stream, all windows in one batch per 32-ms step."""
+        b, steps = len(x), x.shape[1] // self.CHUNK
+        state = np.zeros((2, b, 128), np.float32)
+        context = np.zeros((b, self.CONTEXT), np.float32)
+        probs = np.empty((b, steps), np.float32)
+        sr = np.array(16000, np.int64)
+        for k in range(steps):
+            chunk = x[:, k * self.CHUNK : (k + 1) * self.CHUNK]
+            out, state = self.session.run(None, {"input": np.concatenate([context, chunk], axis=1), "state": state,
+                                                 "sr": sr})
+            probs[:, k] = out[:, 0]
+            context = chunk[:, -self.CONTEXT :]
+        return probs
+
+
+@register("speech")
+def _speech(config: ExtractorConfig) -> Speech:
+    return Speech(config)
+
+
+@register("vad")
+def _vad(config: ExtractorConfig) -> SileroVad:
+    return SileroVad(config)

@@ -1,0 +1,1 @@
+"""Placeholder: the optional pose extractor is written below the core extractors."""

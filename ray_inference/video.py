@@ -1,0 +1,384 @@
+"""Read a lesson video for its 6-second points: only the frames the points need, and the sound.
+
+Two passes over the file, both cheap:
+
+1. **Index** (:func:`probe`): demux every packet without decoding a picture — packet
+   timestamps give the keyframe times, the real end of the streams (a truncated file
+   promises more than it holds) and the frame rate (variable frame rates are sampled by
+   time, never by frame number); the audio packets are decoded and resampled once to
+   16 kHz mono in the same pass.
+2. **Frames** (:func:`read_frames`): each point's window ``[6k, 6k + 6)`` is split into
+   ``frames_per_point`` equal slots; a slot takes the first keyframe inside it (one
+   seek, one intra-frame decode, non-key frames skipped by the decoder). Where keyframes
+   are sparser than the slots (long GOPs), the slot falls back to the first frame at
+   or after its start, decoded forward from the keyframe before it — the least decoding
+   that still gives every slot its own picture.
+
+``strategy`` selects the alternatives measured in ``docs/inference.md``: ``keyframes``
+(above, the default), ``exact`` (seek and decode forward to the exact slot centre) and
+``full`` (decode every frame, keep the nearest; the naive baseline).
+
+Pictures are rotated per the display matrix, turned to landscape when the camera was
+mounted on its side, and scaled once to a fixed analysis size by the decoder's scaler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+import numpy as np
+
+from jiaoyan import codes
+from jiaoyan.landing import filesystem, is_local
+
+STRATEGIES = ("keyframes", "exact", "full")
+EPS = 1e-6
+
+
+class VideoError(Exception):
+    """The video cannot be coded; the message is the quarantine reason."""
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    strategy: str = "keyframes"
+    frames_per_point: int = 2
+    width: int = 384  # analysis size: every video is scaled to it, so features do not depend on resolution
+    height: int = 216
+    audio_rate: int = 16000
+    min_height: int = 144  # smaller pictures are quarantined: people are a few pixels tall
+    truncation_tolerance_s: float = 2.0  # streams may end this much before the declared duration
+    threads: int = 1  # decoder threads; 1 is the most work per core (parallelism comes from actors)
+    skip_loop_filter: bool = False  # faster intra decode, slightly blockier pictures
+    auto_orient: bool = True  # turn portrait pictures (camera on its side) to landscape
+    hwaccel: str | None = None  # e.g. "cuda": decode on the GPU (NVDEC) where PyAV/FFmpeg support it
+    interval_s: float = codes.SAMPLING_INTERVAL_S
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown decode strategy {self.strategy!r}; known: {', '.join(STRATEGIES)}")
+        if self.frames_per_point < 1:
+            raise ValueError("frames_per_point must be at least 1")
+
+
+@dataclass
+class Probe:
+    declared_s: float | None  # what the container says
+    duration_s: float  # what the video stream really covers
+    fps: float
+    width: int  # stored picture size
+    height: int
+    rotation: int  # display-matrix rotation, degrees counter-clockwise
+    quarter_turns: int  # counter-clockwise quarter turns that make the stored picture upright landscape
+    keyframes: np.ndarray  # keyframe presentation times, seconds, sorted
+    frames: np.ndarray  # every frame's presentation time, seconds, sorted
+    audio: np.ndarray | None  # mono float32 at audio_rate, from t = 0; None without a usable track
+    audio_rate: int
+    seconds: float = 0.0
+
+    @property
+    def n_points(self) -> int:
+        return math.floor(self.duration_s / codes.SAMPLING_INTERVAL_S + EPS)
+
+    @property
+    def variable_rate(self) -> bool:
+        steps = np.diff(self.frames)
+        return bool(len(steps) > 2 and np.std(steps) > 0.05 * np.mean(steps))
+
+
+@dataclass
+class Frames:
+    images: np.ndarray  # (n, height, width, 3) uint8 BGR at the analysis size, upright
+    times: np.ndarray  # (n,) presentation time, seconds
+    points: np.ndarray  # (n,) point index each picture belongs to
+    slots: np.ndarray  # (n,) slot within the point
+    fallback: int  # pictures that needed decoding past a keyframe
+    decoded: int  # pictures the decoder produced in all
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def open_container(uri: str, options: DecodeOptions) -> Iterator[av.container.InputContainer]:
+    """Open a local path or any fsspec URI (read as a file object; remote reads are buffered)."""
+    kwargs: dict[str, Any] = {}
+    if options.hwaccel:
+        from av.codec.hwaccel import HWAccel
+
+        kwargs["hwaccel"] = HWAccel(device_type=options.hwaccel, allow_software_fallback=True)
+    try:
+        if is_local(uri):
+            with av.open(uri.removeprefix("file://"), **kwargs) as box:
+                yield box
+        else:
+            fs, path = filesystem(uri)
+            with fs.open(path, "rb", block_size=8 << 20) as handle, av.open(handle, **kwargs) as box:
+                yield box
+    except (av.error.FFmpegError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise VideoError(f"video not found: {uri}") from exc
+        raise VideoError(f"unreadable video: {_short(exc)}") from exc
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+# --- pass 1: index and sound ------------------------------------------------------------------
+def probe(box: av.container.InputContainer, options: DecodeOptions) -> Probe:
+    t0 = time.perf_counter()
+    if not box.streams.video:
+        raise VideoError("no video stream")
+    vs = box.streams.video[0]
+    width, height = vs.codec_context.width, vs.codec_context.height
+    if not width or not height:
+        raise VideoError("video stream has no picture size")
+    vs.codec_context.thread_count = options.threads  # before the decoder opens
+    if options.skip_loop_filter:
+        vs.codec_context.options = {"skip_loop_filter": "all"}
+    tb = float(vs.time_base)
+    aus = box.streams.audio[0] if box.streams.audio else None
+    pts: list[int] = []
+    keys: list[bool] = []
+    durations: list[int] = []
+    sound = _SoundReader(aus, options.audio_rate) if aus is not None else None
+    streams = [vs] if aus is None else [vs, aus]
+    with contextlib.suppress(av.error.FFmpegError):  # a damaged tail ends the index where it breaks
+        for packet in box.demux(*streams):
+            if packet.stream is vs:
+                if packet.pts is not None:
+                    pts.append(packet.pts)
+                    keys.append(bool(packet.is_keyframe))
+                    durations.append(packet.duration or 0)
+            elif sound is not None:
+                sound.add(packet)
+    if not pts:
+        raise VideoError("no video frames")
+    order = np.argsort(pts, kind="stable")
+    start = pts[int(order[0])]
+    times = (np.asarray(pts, np.int64)[order] - start) * tb
+    key_times = times[np.asarray(keys, bool)[order]]
+    if not len(key_times):
+        raise VideoError("no keyframe in the video stream")
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    last_dur = durations[int(order[-1])] * tb or step
+    duration = float(times[-1] + last_dur)
+    declared = box.duration / 1e6 if box.duration else None
+    rotation, turns = _orientation(box, vs, options)
+    return Probe(declared_s=declared, duration_s=duration, fps=(len(times) / duration if duration > 0 else 0.0),
+                 width=width, height=height, rotation=rotation, quarter_turns=turns, keyframes=key_times, frames=times,
+                 audio=sound.result(start * tb) if sound is not None else None, audio_rate=options.audio_rate,
+                 seconds=time.perf_counter() - t0)
+
+
+class _SoundReader:
+    """Decodes audio packets as the index pass meets them; resamples once to mono float32."""
+
+    def __init__(self, stream: av.audio.stream.AudioStream, rate: int) -> None:
+        self.stream = stream
+        self.resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        self.chunks: list[np.ndarray] = []
+        self.first_pts: float | None = None
+        self.failed = False
+
+    def add(self, packet: av.Packet) -> None:
+        if self.failed:
+            return
+        try:
+            for frame in packet.decode():
+                if self.first_pts is None and frame.pts is not None:
+                    self.first_pts = float(frame.pts * frame.time_base)
+                for out in self.resampler.resample(frame):
+                    self.chunks.append(out.to_ndarray()[0])
+        except av.error.FFmpegError:
+            self.failed = True  # broken sound: code the lesson from the pictures
+
+    def result(self, video_start: float) -> np.ndarray | None:
+        with contextlib.suppress(av.error.FFmpegError):
+            for out in self.resampler.resample(None):
+                self.chunks.append(out.to_ndarray()[0])
+        if self.failed or not self.chunks:
+            return None
+        audio = np.concatenate(self.chunks).astype(np.float32, copy=False)
+        offset = round(((self.first_pts or 0.0) - video_start) * self.resampler.rate)
+        if offset > 0:  # sound starts late: pad with silence so that t = 0 is the first picture
+            audio = np.concatenate([np.zeros(offset, np.float32), audio])
+        elif offset < 0:
+            audio = audio[-offset:]
+        return audio
+
+
+def _orientation(box: av.container.InputContainer, vs: av.video.stream.VideoStream,
+                 options: DecodeOptions) -> tuple[int, int]:
+    """Display rotation (PyAV reads the display matrix on the first frame) and the quarter turns that
+    make the picture upright landscape. A classroom camera films in landscape: a portrait picture
+    was filmed on its side, so it is turned until the busier half (people, desks) is at the bottom
+    and the plain wall at the top."""
+    try:
+        box.seek(0, stream=vs)
+        frame = next(iter(box.decode(vs)), None)
+    except av.error.FFmpegError:
+        frame = None
+    if frame is None:
+        return 0, 0
+    rotation = round(getattr(frame, "rotation", 0) or 0) % 360
+    turns = _quarter_turns(rotation)
+    picture = np.rot90(frame.to_ndarray(format="gray"), k=turns)
+    if options.auto_orient and picture.shape[0] > picture.shape[1]:
+        texture = np.abs(np.diff(picture.astype(np.float32), axis=0)).mean(axis=0)  # per column
+        half = len(texture) // 2
+        turns += 3 if texture[half:].sum() > texture[:half].sum() else 1
+    return rotation, turns % 4
+
+
+def check(p: Probe, options: DecodeOptions) -> None:
+    """Quarantine what cannot be coded faithfully."""
+    if p.declared_s is not None and p.duration_s < p.declared_s - options.truncation_tolerance_s:
+        raise VideoError(f"truncated: the container declares {p.declared_s:.1f} s but the video stream ends at "
+                         f"{p.duration_s:.1f} s")
+    short, _long = sorted((p.width, p.height))
+    if short < options.min_height:
+        raise VideoError(f"resolution {p.width}x{p.height} is below the minimum of {options.min_height} lines "
+                         "for coding people")
+    if p.n_points < 1:
+        raise VideoError(f"too short: {p.duration_s:.1f} s holds no complete {options.interval_s:g}-second point")
+
+
+# --- pass 2: the pictures the points need -------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    times: np.ndarray  # presentation time of each picture to decode, seconds
+    points: np.ndarray
+    slots: np.ndarray
+    keyframe: np.ndarray  # bool: the picture is a keyframe (one intra decode)
+
+
+def plan(p: Probe, options: DecodeOptions) -> Plan:
+    """Which picture each (point, slot) gets, in time order."""
+    m, ival = options.frames_per_point, options.interval_s
+    n = p.n_points
+    k = np.repeat(np.arange(n), m)
+    j = np.tile(np.arange(m), n)
+    lo = k * ival + j * ival / m
+    hi = lo + ival / m
+    if options.strategy == "keyframes":
+        idx = np.searchsorted(p.keyframes, lo - EPS)
+        kf = np.where(idx < len(p.keyframes), p.keyframes[np.minimum(idx, len(p.keyframes) - 1)], np.inf)
+        inside = kf < hi - EPS
+        first = p.frames[np.minimum(np.searchsorted(p.frames, lo - EPS), len(p.frames) - 1)]
+        times = np.where(inside, kf, first)
+        return Plan(times, k, j, inside)
+    centre = (lo + hi) / 2
+    nearest = p.frames[np.clip(np.searchsorted(p.frames, centre - EPS), 0, len(p.frames) - 1)]
+    return Plan(nearest, k, j, np.isin(nearest, p.keyframes))
+
+
+def read_frames(box: av.container.InputContainer, p: Probe, options: DecodeOptions) -> Frames:
+    t0 = time.perf_counter()
+    pl = plan(p, options)
+    vs = box.streams.video[0]
+    reader = _full_decode if options.strategy == "full" else _seek_decode
+    images, decoded = reader(box, vs, pl, options, p.quarter_turns, p.keyframes)
+    fallback = int(np.count_nonzero(~pl.keyframe))
+    return Frames(images=images, times=pl.times, points=pl.points, slots=pl.slots, fallback=fallback,
+                  decoded=decoded, seconds=time.perf_counter() - t0)
+
+
+def _quarter_turns(rotation: int) -> int:
+    return round(rotation / 90) % 4
+
+
+def _picture(frame: av.VideoFrame, options: DecodeOptions, turns: int) -> np.ndarray:
+    """Upright BGR at the analysis size; the scaler runs once, on the stored orientation."""
+    w, h = (options.height, options.width) if turns % 2 else (options.width, options.height)
+    img = frame.to_ndarray(width=w, height=h, format="bgr24")
+    return np.ascontiguousarray(np.rot90(img, k=turns)) if turns else img
+
+
+def _seek_decode(box: av.container.InputContainer, vs: av.video.stream.VideoStream, pl: Plan,
+                 options: DecodeOptions, turns: int, keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """Seek to the keyframe before each picture, or keep decoding forward when that is shorter
+    (several fallback pictures inside one long GOP are decoded in one run)."""
+    tb = float(vs.time_base)
+    start = vs.start_time or 0
+    out = np.empty((len(pl.times), options.height, options.width, 3), np.uint8)
+    decoded, pos, frames = 0, -np.inf, None
+    last_t, last_img = None, None
+    for i, (t, is_key) in enumerate(zip(pl.times.tolist(), pl.keyframe.tolist(), strict=True)):
+        if t == last_t:  # two slots may share a picture
+            out[i] = last_img
+            continue
+        target = start + round(t / tb)
+        vs.codec_context.skip_frame = "NONKEY" if is_key else "DEFAULT"
+        if frames is None or is_key or t <= pos or _key_between(keys, pos, t):
+            box.seek(target, stream=vs, backward=True)
+            frames = box.decode(vs)
+        frame = None
+        for frame in frames:
+            decoded += 1
+            if frame.pts is not None and frame.pts >= target - 1:
+                break
+        else:
+            frames = None
+        if frame is None:
+            raise VideoError(f"no picture could be decoded at {t:.1f} s")
+        pos = float((frame.pts - start) * tb) if frame.pts is not None else t
+        last_t, last_img = t, _picture(frame, options, turns)
+        out[i] = last_img
+    return out, decoded
+
+
+def _key_between(keys: np.ndarray, lo: float, hi: float) -> bool:
+    """A keyframe in (lo, hi]: seeking there is cheaper than decoding forward."""
+    i = np.searchsorted(keys, lo, side="right")
+    return bool(i < len(keys) and keys[i] <= hi)
+
+
+def _full_decode(box: av.container.InputContainer, vs: av.video.stream.VideoStream, pl: Plan,
+                 options: DecodeOptions, turns: int, keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """Naive baseline: decode every frame, keep the ones the plan names."""
+    tb = float(vs.time_base)
+    start = vs.start_time or 0
+    wanted: dict[int, list[int]] = {}
+    for i, t in enumerate(pl.times.tolist()):
+        wanted.setdefault(start + round(t / tb), []).append(i)
+    out = np.empty((len(pl.times), options.height, options.width, 3), np.uint8)
+    box.seek(0, stream=vs)
+    decoded = 0
+    for frame in box.decode(vs):
+        decoded += 1
+        rows = wanted.get(frame.pts)
+        if rows:
+            out[rows] = _picture(frame, options, turns)
+    return out, decoded
+
+
+# --- one call for a lesson --------------------------------------------------------------------
+@dataclass
+class Lesson:
+    probe: Probe
+    frames: Frames
+
+    @property
+    def n_points(self) -> int:
+        return self.probe.n_points
+
+
+def read_lesson(uri: str, options: DecodeOptions | None = None) -> Lesson:
+    """Index, check and sample a lesson video; raises :class:`VideoError` with the quarantine reason."""
+    options = options or DecodeOptions()
+    with open_container(uri, options) as box:
+        try:
+            p = probe(box, options)
+            check(p, options)
+            frames = read_frames(box, p, options)
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"undecodable video: {_short(exc)}") from exc
+    return Lesson(p, frames)
