@@ -55,3 +55,13 @@
                'teacher_student_interaction', 'student_student_interaction', 'rubric_teaching_design',
                'rubric_classroom_teaching', 'research_potential']) }}
 {%- endmacro %}
+
+{#- Lesson metrics compared side by side in report 2: (metric code in metric_definitions, mart_lesson_report column). -#}
+{% macro lesson_comparison_metrics() -%}
+    {{ return([
+        ('rt', 'rt'), ('ch', 'ch'), ('participation', 'participation_level'), ('attention', 'attention_level'),
+        ('performance', 'consistency_level'), ('teacher_talk', 'share_lecturing'),
+        ('teacher_student_interaction', 'share_teacher_student_interaction'),
+        ('student_student_interaction', 'mean_share_student_interaction'),
+    ]) }}
+{%- endmacro %}

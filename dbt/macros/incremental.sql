@@ -24,3 +24,20 @@
     {{ alias }}.loaded_at > {{ watermark }}
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+    `touched_lessons` CTE for models incremental by lesson: the lessons of `relation` (a CTE or relation with
+    lesson_id and loaded_at) loaded after this model's latest loaded_at. Renders nothing in a full build.
+    Use it between CTEs: `{{ touched_lessons('scores') }}` (it ends with a comma).
+-#}
+{% macro touched_lessons(relation) -%}
+    {%- if is_incremental() %}
+touched_lessons as (
+
+    select distinct lesson_id
+    from {{ relation }}
+    where loaded_at > (select coalesce(max(loaded_at), '-infinity'::timestamptz) from {{ this }})
+
+),
+    {% endif -%}
+{%- endmacro %}

@@ -1,6 +1,6 @@
 """The dbt project against a real PostgreSQL: raw rows in, `dbt build` twice, marts checked against Python.
 
-Two worlds, each in its own database beside the session's ``jiaoyan_test`` (so loader tests and these never see
+Two worlds, each in its own database beside the session's test database (so loader tests and these never see
 each other's rows):
 
 - a hand-built world inserted into the raw tables with psycopg (reference data, lessons coded by several model
@@ -44,6 +44,11 @@ T2 = "2025-09-03"  # second night (the incremental build)
 # --- databases and dbt ------------------------------------------------------------------------------------
 def _with_database(url: str, database: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+def sibling_name(warehouse: dict[str, str], suffix: str) -> str:
+    """A database name derived from the session's test database, so concurrent sessions never share one."""
+    return f"{urlsplit(warehouse['owner']).path.lstrip('/')}_{suffix}"
 
 
 def fresh_database(warehouse: dict[str, str], name: str) -> dict[str, str]:
@@ -402,7 +407,7 @@ def current_run_key(world: World, lesson_id: str, nights: int = 1) -> tuple[str,
 @pytest.fixture(scope="module")
 def built(warehouse: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """The hand-built world after night 1: built twice, with the checksums of both builds."""
-    name = "jiaoyan_test_dbt"
+    name = sibling_name(warehouse, "dbt")
     urls = fresh_database(warehouse, name)
     world = build_world()
     world.night1.load(urls["loader"])
@@ -645,7 +650,7 @@ def demo_world(warehouse: dict[str, str], tmp_path_factory: pytest.TempPathFacto
     from jiaoyan.demo_world import scales, world
     from jiaoyan.load import load_all
 
-    name = "jiaoyan_test_dbt_demo"
+    name = sibling_name(warehouse, "dbt_demo")
     urls = fresh_database(warehouse, name)
     root = tmp_path_factory.mktemp("demo")
     landing, lake = root / "landing", root / "lake"

@@ -1,12 +1,21 @@
 -- Report 2 (several teachers or lessons side by side): each current lesson run's metrics as rows — one per lesson
 -- and metric, with labels from the seed metric_definitions — beside the mean of the same subject and grade in the
--- lesson's city and term (withheld when fewer than min_group_teachers teachers contribute).
+-- lesson's city and term (withheld when fewer than min_group_teachers teachers contribute). A view: the norms are a
+-- small table (int_lesson_metric_norms), the lesson side reads mart_lesson_report.
+{{ config(materialized='view') }}
+
 with
 
 report as (
 
     select * from {{ ref('mart_lesson_report') }}
     where is_current_run
+
+),
+
+norms as (
+
+    select * from {{ ref('int_lesson_metric_norms') }}
 
 ),
 
@@ -34,31 +43,10 @@ values_ as (
     from report
     cross join lateral (
         values
-            ('rt', report.rt),
-            ('ch', report.ch),
-            ('participation', report.participation_level),
-            ('attention', report.attention_level),
-            ('performance', report.consistency_level),
-            ('teacher_talk', report.share_lecturing),
-            ('teacher_student_interaction', report.share_teacher_student_interaction),
-            ('student_student_interaction', report.mean_share_student_interaction)
+            {% for metric, column in lesson_comparison_metrics() -%}
+            ('{{ metric }}', report.{{ column }}){{ ',' if not loop.last }}
+            {% endfor %}
     ) as metrics (metric_code, value)
-
-),
-
-norms as (
-
-    select
-        term_code,
-        subject_code,
-        grade,
-        city_code,
-        metric_code,
-        count(distinct teacher_pseudonym) as n_teachers,
-        avg(value) as mean_value
-
-    from values_
-    group by 1, 2, 3, 4, 5
 
 ),
 
@@ -77,8 +65,8 @@ final as (
         definitions.name_zh as metric_name_zh,
         definitions.name_en as metric_name_en,
         values_.value,
-        {{ suppress(metric_round('norms.mean_value'), 'norms.n_teachers') }} as peer_mean_value,
-        norms.n_teachers >= {{ var('min_group_teachers') }} as has_peer_norm
+        {{ suppress('norms.mean_value', 'norms.n_teachers') }} as peer_mean_value,
+        coalesce(norms.n_teachers >= {{ var('min_group_teachers') }}, false) as has_peer_norm
 
     from values_
     inner join definitions

@@ -1,5 +1,8 @@
 -- The behaviour rose chart 分布玫瑰图 per lesson run, one row per behaviour: teacher behaviours on the left half
 -- (shares of the points, sum 100 %), student behaviours on the right half (mean shares, sum 100 %).
+-- A view over the incremental facts: a report reads one lesson run through their indexes; nothing is rebuilt nightly.
+{{ config(materialized='view') }}
+
 with
 
 metrics as (

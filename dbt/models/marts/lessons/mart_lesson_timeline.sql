@@ -1,5 +1,8 @@
 -- The behaviour timeline 教学行为时序图 and the three curves per lesson run and 2-minute window, with the video
 -- position each window starts at (a click on the window seeks the video there).
+-- A view over the incremental facts: a report reads one lesson run through their indexes; nothing is rebuilt nightly.
+{{ config(materialized='view') }}
+
 with
 
 windows as (

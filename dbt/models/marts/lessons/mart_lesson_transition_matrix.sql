@@ -1,4 +1,7 @@
 -- The FIAS-style transition matrix of the teacher's behaviour per lesson run, with labels for the heat map.
+-- A view over the incremental facts: a report reads one lesson run through their indexes; nothing is rebuilt nightly.
+{{ config(materialized='view') }}
+
 with
 
 transitions as (

@@ -1,11 +1,33 @@
 -- A lesson's rubric scores averaged over its observers, per indicator (every level and the overall), banded by the
 -- rubric's own bands: the best band whose min_ratio the mean ratio reaches (inclusive). The matrix chart colours
--- each indicator by this band; the radar charts read levels 1 and 2.
+-- each indicator by this band; the radar charts read levels 1 and 2. Incremental: delete+insert by lesson.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='lesson_id',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['lesson_id']}, {'columns': ['loaded_at']}, {'columns': ['indicator_id']}],
+    )
+}}
+
 with
+
+all_observer_scores as (
+
+    select * from {{ ref('fct_rubric_observer_scores') }}
+
+),
+
+{{ touched_lessons('all_observer_scores') }}
 
 observer_scores as (
 
-    select * from {{ ref('fct_rubric_observer_scores') }}
+    select all_observer_scores.*
+    from all_observer_scores
+    {% if is_incremental() %}
+    where all_observer_scores.lesson_id in (select lesson_id from touched_lessons)
+    {% endif %}
 
 ),
 
@@ -23,7 +45,8 @@ averaged as (
         indicator_id,
         count(*) as n_observers,
         avg(score) as mean_score,
-        avg(score_ratio) as mean_ratio
+        avg(score_ratio) as mean_ratio,
+        max(loaded_at) as loaded_at
 
     from observer_scores
     group by lesson_id, rubric_id, indicator_id
@@ -61,7 +84,8 @@ final as (
         {{ metric_round('banded.mean_ratio') }} as mean_ratio,
         banded.band_code,
         banded.band_label_zh,
-        banded.band_rank
+        banded.band_rank,
+        banded.loaded_at
 
     from banded
     inner join indicators using (rubric_id, indicator_id)

@@ -1,11 +1,34 @@
 -- Each observer's scores of a lesson rolled up the rubric tree: a leaf's ratio is score / max_score; a parent's
 -- (and the level-0 overall's) is the weighted mean of the ratios of the leaves beneath it that the observer scored,
--- weighted by the leaves' weights. Grain: lesson × rubric × observer × indicator.
+-- weighted by the leaves' weights. Grain: lesson × rubric × observer × indicator. Incremental: delete+insert by
+-- lesson, recomputing the lessons whose scores changed since the last build.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='lesson_id',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['lesson_id']}, {'columns': ['loaded_at']}],
+    )
+}}
+
 with
+
+all_scores as (
+
+    select * from {{ ref('fct_rubric_scores') }}
+
+),
+
+{{ touched_lessons('all_scores') }}
 
 scores as (
 
-    select * from {{ ref('stg_jiaoyan__rubric_scores') }}
+    select all_scores.*
+    from all_scores
+    {% if is_incremental() %}
+    where all_scores.lesson_id in (select lesson_id from touched_lessons)
+    {% endif %}
 
 ),
 
@@ -27,7 +50,8 @@ leaf_scores as (
         leaves.leaf_max_score::numeric as max_score,
         leaves.leaf_weight::numeric as weight,
         scores.score::numeric / leaves.leaf_max_score::numeric as ratio,
-        scores.scored_at
+        scores.scored_at,
+        max(scores.loaded_at) over (partition by scores.lesson_id) as loaded_at
 
     from scores
     inner join leaves
@@ -48,7 +72,8 @@ rolled_up as (
         sum(score) as score,
         sum(max_score) as max_score,
         sum(weight * ratio) / nullif(sum(weight), 0) as ratio,
-        max(scored_at) as last_scored_at
+        max(scored_at) as last_scored_at,
+        max(loaded_at) as loaded_at
 
     from leaf_scores
     group by lesson_id, rubric_id, observer_id, indicator_id
@@ -68,7 +93,8 @@ final as (
         {{ metric_round('score') }} as score,
         {{ metric_round('max_score') }} as max_score,
         {{ metric_round('ratio') }} as score_ratio,
-        last_scored_at
+        last_scored_at,
+        loaded_at
 
     from rolled_up
 

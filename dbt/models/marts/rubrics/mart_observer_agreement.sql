@@ -4,11 +4,34 @@
 --   D_o = (1/n) Σ_leaves [2 m Σv² − 2 (Σv)²] / (m − 1)      (disagreement within leaves)
 --   D_e = [2 n Σv² − 2 (Σv)²] / (n (n − 1))                  (disagreement expected from all pairable values)
 --   alpha = 1 − D_o / D_e  (1 = perfect agreement, 0 = chance; null when D_e = 0 or no pairable leaf)
+-- Incremental: delete+insert by lesson.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='lesson_id',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['lesson_id']}, {'columns': ['loaded_at']}],
+    )
+}}
+
 with
+
+all_observer_scores as (
+
+    select * from {{ ref('fct_rubric_observer_scores') }}
+
+),
+
+{{ touched_lessons('all_observer_scores') }}
 
 observer_scores as (
 
-    select * from {{ ref('fct_rubric_observer_scores') }}
+    select all_observer_scores.*
+    from all_observer_scores
+    {% if is_incremental() %}
+    where all_observer_scores.lesson_id in (select lesson_id from touched_lessons)
+    {% endif %}
 
 ),
 
@@ -21,7 +44,7 @@ indicators as (
 leaf_values as (
 
     select observer_scores.lesson_id, observer_scores.rubric_id, observer_scores.indicator_id,
-        observer_scores.observer_id, observer_scores.score_ratio as value
+        observer_scores.observer_id, observer_scores.score_ratio as value, observer_scores.loaded_at
 
     from observer_scores
     inner join indicators using (rubric_id, indicator_id)
@@ -68,7 +91,8 @@ per_lesson as (
 
 observers as (
 
-    select lesson_id, rubric_id, count(distinct observer_id) as n_observers, count(distinct indicator_id) as n_leaves_scored
+    select lesson_id, rubric_id, count(distinct observer_id) as n_observers,
+        count(distinct indicator_id) as n_leaves_scored, max(loaded_at) as loaded_at
     from leaf_values
     group by lesson_id, rubric_id
 
@@ -89,7 +113,8 @@ final as (
             / (per_lesson.n_values * (per_lesson.n_values - 1))') }} as expected_disagreement,
         {{ metric_round('1 - (per_lesson.within_leaf_disagreement / per_lesson.n_values)
             / nullif((2 * per_lesson.n_values * per_lesson.sum_square - 2 * per_lesson.sum_value * per_lesson.sum_value)
-                     / (per_lesson.n_values * (per_lesson.n_values - 1)), 0)') }} as krippendorff_alpha
+                     / (per_lesson.n_values * (per_lesson.n_values - 1)), 0)') }} as krippendorff_alpha,
+        observers.loaded_at
 
     from observers
     left join per_lesson using (lesson_id, rubric_id)

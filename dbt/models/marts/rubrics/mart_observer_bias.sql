@@ -1,11 +1,33 @@
 -- Each observer's systematic bias per lesson and rubric: the mean, over the leaves they scored that others scored
 -- too, of (their ratio − the mean ratio of the other observers on that leaf); positive = more lenient than the
--- consensus. Observers are pseudonymised.
+-- consensus. Observers are pseudonymised. Incremental: delete+insert by lesson.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='lesson_id',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['lesson_id']}, {'columns': ['loaded_at']}],
+    )
+}}
+
 with
+
+all_observer_scores as (
+
+    select * from {{ ref('fct_rubric_observer_scores') }}
+
+),
+
+{{ touched_lessons('all_observer_scores') }}
 
 observer_scores as (
 
-    select * from {{ ref('fct_rubric_observer_scores') }}
+    select all_observer_scores.*
+    from all_observer_scores
+    {% if is_incremental() %}
+    where all_observer_scores.lesson_id in (select lesson_id from touched_lessons)
+    {% endif %}
 
 ),
 
@@ -47,7 +69,8 @@ final as (
         count(*) filter (where n_observers_on_leaf >= 2) as n_leaves_compared,
         {{ metric_round('avg(score_ratio - others_mean_ratio) filter (where n_observers_on_leaf >= 2)') }} as bias,
         {{ metric_round('avg(abs(score_ratio - others_mean_ratio)) filter (where n_observers_on_leaf >= 2)') }}
-            as mean_absolute_deviation
+            as mean_absolute_deviation,
+        max(with_consensus.loaded_at) as loaded_at
 
     from with_consensus
     inner join indicators

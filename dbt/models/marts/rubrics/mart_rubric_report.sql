@@ -1,7 +1,10 @@
 -- Reports 4 (teaching design 教学设计) and 5 (classroom teaching 课堂教学): per lesson, rubric and indicator — the
 -- overall score (level 0), level-1 observation perspectives, level-2 observation points and level-3 details —
 -- the mean score over observers, its ratio to the maximum and the rubric's band: the matrix chart colours each
--- indicator by band; the radar charts take levels 1 and 2.
+-- indicator by band; the radar charts take levels 1 and 2. A view: a report reads one lesson through the indexes
+-- of the incremental facts beneath, and nothing is rebuilt nightly.
+{{ config(materialized='view') }}
+
 with
 
 lesson_scores as (

@@ -2,38 +2,27 @@
 -- latest by when it was scored, then by when it was loaded.
 with
 
-source as (
+deliveries as (
 
-    {{ latest_per_key(source('jiaoyan', 'rubric_scores'),
-                      ['lesson_id', 'rubric_id', 'indicator_id', 'observer_id'],
-                      ['scored_at', '_loaded_at', '_batch_id', '_line']) }}
+    select * from {{ ref('stg_jiaoyan__rubric_score_deliveries') }}
 
 ),
 
-renamed as (
+latest as (
 
-    select
-        ---------- ids
-        lesson_id,
-        rubric_id,
-        indicator_id,
-        observer_id,
-
-        ---------- text
-        observer_role,
-
-        ---------- numerics
-        score,
-
-        ---------- timestamps
-        scored_at,
-
-        ---------- lineage
-        _batch_id as batch_id,
-        _loaded_at as loaded_at
-
-    from source
+    {{ latest_per_key('deliveries', ['lesson_id', 'rubric_id', 'indicator_id', 'observer_id'],
+                      ['scored_at', 'loaded_at', 'batch_id', 'source_line']) }}
 
 )
 
-select * from renamed
+select
+    lesson_id,
+    rubric_id,
+    indicator_id,
+    observer_id,
+    observer_role,
+    score,
+    scored_at,
+    batch_id,
+    loaded_at
+from latest
