@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "spark": ("spark_jobs.cli:spark", "Spark jobs: activity logs → validated, deduplicated facts in the lake."),
     "load": ("jiaoyan.load.cli:load", "Bulk-load nightly batches into the raw tables; quarantine what breaks."),
     "dbt": ("jiaoyan.dbt_runner:dbt_command", "Run dbt on the warehouse model as the transformer role."),
+    "gate": ("expectations.cli:gate", "Quality gates (Great Expectations): raw before dbt, marts before publishing."),
 }
 
 
