@@ -129,9 +129,11 @@ def _members(k: Knobs, ref: Reference, offices: pd.DataFrame,
     return out
 
 
-def _active(office: int, day: int, offices: pd.DataFrame) -> bool:
-    row = offices.iloc[office]
-    return day >= row.founded and not (row.quiet_from <= day <= row.quiet_to)
+def active_days(offices: pd.DataFrame, days: int) -> np.ndarray:
+    """(office, day) → the office exists and is not in its quiet stretch."""
+    d = np.arange(days)[None, :]
+    founded, q0, q1 = (offices[c].to_numpy()[:, None] for c in ("founded", "quiet_from", "quiet_to"))
+    return (d >= founded) & ~((q0 <= d) & (d <= q1))
 
 
 def _present(members: tuple, day: int) -> np.ndarray:
@@ -140,6 +142,7 @@ def _present(members: tuple, day: int) -> np.ndarray:
 
 
 def _activities(k: Knobs, rng: np.random.Generator, offices: pd.DataFrame, members: list) -> pd.DataFrame:
+    active = active_days(offices, k.days)
     kinds = list(ACTIVITY_KIND_WEIGHT)
     p = np.array(list(ACTIVITY_KIND_WEIGHT.values()))
     factors = np.array([calendar.activity_factor(d) for d in k.dates()])
@@ -148,7 +151,7 @@ def _activities(k: Knobs, rng: np.random.Generator, offices: pd.DataFrame, membe
         weekly = office.level * (0.5 + 0.02 * min(len(members[o][0]), 200))  # activities in an ordinary week
         counts = rng.poisson(weekly * factors / 5.0)
         for day in np.flatnonzero(counts):
-            if not _active(o, int(day), offices):
+            if not active[o, day]:
                 continue
             for _ in range(counts[day]):
                 kind = kinds[rng.choice(len(kinds), p=p)]
@@ -176,6 +179,7 @@ def _pick(rng: np.random.Generator, members: tuple, day: int, core: bool = False
 
 
 def _resources(k: Knobs, rng: np.random.Generator, offices: pd.DataFrame, members: list) -> pd.DataFrame:
+    active = active_days(offices, k.days)
     kinds = list(RESOURCE_KIND_WEIGHT)
     p = np.array(list(RESOURCE_KIND_WEIGHT.values()))
     factors = np.array([calendar.activity_factor(d) for d in k.dates()])
@@ -184,7 +188,7 @@ def _resources(k: Knobs, rng: np.random.Generator, offices: pd.DataFrame, member
         rate = office.level * 0.004 * len(members[o][0])
         counts = rng.poisson(rate * factors)
         for day in np.flatnonzero(counts):
-            if not _active(o, int(day), offices):
+            if not active[o, day]:
                 continue
             for _ in range(counts[day]):
                 who = _pick(rng, members[o], int(day), core=rng.random() < 0.5)
@@ -238,18 +242,21 @@ def _lesson_events(k: Knobs, rng: np.random.Generator, lessons: pd.DataFrame, su
 
 def _video_views(k: Knobs, rng: np.random.Generator, lessons: pd.DataFrame, index: dict[str, int]) -> pd.DataFrame:
     """Colleagues of the same school watching a lesson's video within a week (no score)."""
-    per_school = dict(iter(lessons.groupby("school_id")["teacher_id"]))
-    n = rng.poisson(0.8, len(lessons))
-    rows = []
-    for i in np.flatnonzero(n):
-        row = lessons.iloc[i]
-        mates = per_school[row.school_id].unique()
-        mates = mates[mates != row.teacher_id]
-        for t in mates[rng.integers(0, len(mates), min(n[i], len(mates)))] if len(mates) else []:
-            day = (row.lesson_date - k.start).days + int(rng.integers(0, 8))
-            rows.append((day, int(rng.integers(12 * 3600, 23 * 3600)), index[t], -1, "lesson_observed",
-                         row.lesson_id, "", ""))
-    return pd.DataFrame(rows, columns=["day", "s", "actor", "office", "type", "object_id", "attr_key", "attr_value"])
+    pairs = lessons[["school_id", "teacher_id"]].drop_duplicates().sort_values(["school_id", "teacher_id"])
+    school_codes, schools = pd.factorize(pairs["school_id"], sort=True)
+    start = np.searchsorted(school_codes, np.arange(len(schools)))
+    count = np.bincount(school_codes, minlength=len(schools))
+    views = rng.poisson(0.8, len(lessons))
+    lesson = np.repeat(np.arange(len(lessons)), views)
+    school = schools.get_indexer(lessons["school_id"].to_numpy()[lesson])
+    viewer = pairs["teacher_id"].to_numpy()[start[school] + (rng.random(len(lesson)) * count[school]).astype(int)]
+    own = viewer == lessons["teacher_id"].to_numpy()[lesson]
+    days = np.array([(d - k.start).days for d in lessons["lesson_date"]], dtype=np.int64)[lesson]
+    frame = pd.DataFrame({"day": days + rng.integers(0, 8, len(lesson)),
+                          "s": rng.integers(12 * 3600, 23 * 3600, len(lesson)),
+                          "actor": [index[t] for t in viewer], "office": -1, "type": "lesson_observed",
+                          "object_id": lessons["lesson_id"].to_numpy()[lesson], "attr_key": "", "attr_value": ""})
+    return frame[~own]  # nobody watches their own lesson here
 
 
 # --- one day's events ----------------------------------------------------------------------------
@@ -357,7 +364,7 @@ def _published_today(p: Plan, d: int) -> pd.DataFrame:
 
 def _posts(rng: np.random.Generator, p: Plan, d: int, n: int) -> pd.DataFrame:
     """Posts in the threads of recent activities of active offices (or the office's general thread)."""
-    live = np.array([_active(o, d, p.offices) for o in range(len(p.offices))])
+    live = active_days(p.offices, d + 1)[:, d]
     if n <= 0 or not live.any():
         return _empty()
     level = np.where(live, p.offices["level"].to_numpy(), 0.0)

@@ -246,7 +246,7 @@ def _k12_frame(rng: np.random.Generator, schools: pd.DataFrame, school: np.ndarr
     young_titles = ("teacher_level_3", "teacher_level_2")
     table = {t: v for t, v in K12_TITLES.items() if t in young_titles} if young else K12_TITLES
     title, birth = _titles_and_birth(rng, n, table, year)
-    subjects = [_subject(rng, s) for s in stage]
+    subjects = _subjects(rng, stage)
     lo = np.array([STAGE_GRADES[s][0] for s in stage])
     hi = np.array([STAGE_GRADES[s][1] for s in stage])
     grade = lo + (rng.random(n) * (hi - lo + 1)).astype(int)
@@ -257,10 +257,16 @@ def _k12_frame(rng: np.random.Generator, schools: pd.DataFrame, school: np.ndarr
     })
 
 
-def _subject(rng: np.random.Generator, stage: str) -> str:
-    allowed = [r["code"] for r in codes.seed_rows("subjects") if stage in r["stages"].split("|")]
-    w = np.array([SUBJECT_WEIGHT.get(s, 0.02) for s in allowed])
-    return allowed[rng.choice(len(allowed), p=w / w.sum())]
+def _subjects(rng: np.random.Generator, stages: np.ndarray) -> np.ndarray:
+    """A subject taught at each teacher's stage (the seed's ``stages`` column), weighted by timetable share."""
+    out = np.empty(len(stages), dtype=object)
+    u = rng.random(len(stages))
+    for stage in STAGE_GRADES:
+        allowed = [r["code"] for r in codes.seed_rows("subjects") if stage in r["stages"].split("|")]
+        w = np.cumsum([SUBJECT_WEIGHT.get(s, 0.02) for s in allowed])
+        here = stages == stage
+        out[here] = np.array(allowed, dtype=object)[np.minimum(np.searchsorted(w / w[-1], u[here]), len(allowed) - 1)]
+    return out
 
 
 def _k12_changes(k: Knobs, rng: np.random.Generator, frame: pd.DataFrame, schools: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import multiprocessing
 import multiprocessing.pool
 import tempfile
@@ -25,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from jiaoyan import codes, landing
 from jiaoyan.contracts import BatchFile, sources
@@ -249,7 +252,6 @@ def generate(k: Knobs, out: str, log: Callable[[str], None] = lambda _m: None) -
         summary = _write_nights(world, out, log)
     finally:
         _WORLD = None
-    summary["seconds"] = None  # timings are not part of the (deterministic) output; the CLI prints them
     landing.write_bytes(landing.join(out, TRUTH, WORLD_FILE), _world_json(k, summary))
     log(f"wrote {k.days} nights to {out} in {time.perf_counter() - t0:.1f} s")
     return summary
@@ -473,8 +475,9 @@ def write_truth(state: _State) -> dict:
 
 def _truth_writer(out: str) -> Callable[[str, pd.DataFrame], None]:
     def put(name: str, frame: pd.DataFrame) -> None:
-        rows = [[fmt(v) for v in r] for r in frame.itertuples(index=False)]
-        landing.write_bytes(landing.join(out, TRUTH, name), csv_bytes(list(frame.columns), rows))
+        buffer = io.BytesIO()
+        pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), buffer)
+        landing.write_bytes(landing.join(out, TRUTH, name), buffer.getvalue())
     return put
 
 
