@@ -51,12 +51,11 @@ class InferenceSettings(JiaoyanSettings):
     coders: int = Field(default=1, ge=1, description="actors that run the model")
     coder_cpus: float = Field(default=0.125, gt=0, description="CPUs reserved per model actor")
     coder_gpus: float = Field(default=0.0, ge=0, description="GPUs per model actor")
-    batch_size: int = Field(default=1024, ge=1, description="points per model call")
+    batch_size: int = Field(default=0, ge=0, description="points per model call; 0: one lesson per call (each "
+                            "lesson is written as soon as it is coded)")
     ray_address: str | None = Field(default=None, description="Ray cluster (default: RAY_ADDRESS, else a local "
                                     "instance)")
     ray_init_attempts: int = Field(default=4, ge=1, description="ray.init retries (slow or aborted under load)")
-    lesson_timeout_s: float = Field(default=1800.0, gt=0, description="a lesson still unfinished after this is "
-                                    "quarantined")
 
     def decode_options(self) -> DecodeOptions:
         return DecodeOptions(strategy=self.decode_strategy, frames_per_point=self.frames_per_point,

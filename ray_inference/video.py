@@ -127,7 +127,7 @@ def open_container(uri: str, options: DecodeOptions) -> Iterator[av.container.In
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    text = (getattr(exc, "strerror", None) or str(exc)).strip() or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
 
 

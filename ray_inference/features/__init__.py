@@ -5,6 +5,7 @@ from ray_inference.features.base import (
     Extractor,
     ExtractorConfig,
     LessonInput,
+    audio_feature_names,
     build,
     extract,
     feature_names,
@@ -12,5 +13,5 @@ from ray_inference.features.base import (
     register,
 )
 
-__all__ = ["REGISTRY", "Extractor", "ExtractorConfig", "LessonInput", "build", "extract", "feature_names",
-           "feature_set", "register"]
+__all__ = ["REGISTRY", "Extractor", "ExtractorConfig", "LessonInput", "audio_feature_names", "build", "extract",
+           "feature_names", "feature_set", "register"]

@@ -15,10 +15,14 @@ and a distant microphone's gain cancel lesson by lesson — then per frame:
   neighbourhood.
 
 Each point gets shares of frames, switches between low and high voices (turn-taking),
-pitch statistics, flatness and transient rates. A video without sound gives NaN
-everywhere. ``vad`` adds Silero VAD's speech probability (its bundled ONNX model run with
-onnxruntime, all windows of a lesson batched; ≈ 2 ms of CPU per second of sound, so it is
-optional on CPU and cheap on a GPU).
+pitch statistics, flatness and transient rates. Levels are relative to the lesson (speech
+level to its median, SNR to its clear-speech level, flatness to its median, event rates to
+its median rate), so a noisier room or a farther microphone does not shift them. A video
+without sound gives NaN everywhere (the model is trained with such points).
+
+``vad`` adds Silero VAD's speech probability (its bundled ONNX model run with onnxruntime,
+all windows of a lesson batched; ≈ 2 ms of CPU per second of sound, so it is optional on a
+CPU and cheap on a GPU).
 """
 
 from __future__ import annotations
@@ -49,20 +53,20 @@ def _band(freqs: np.ndarray, lo: float, hi: float) -> np.ndarray:
 class Speech:
     name = "speech"
     version = 1
+    modality = "audio"  # every feature is NaN where the point has no sound
 
     def __init__(self, config: ExtractorConfig) -> None:
         self.config = config
 
     def feature_names(self) -> list[str]:
-        return ["active", "snr_mean", "snr_p90", "loudness", "voiced", "low", "high", "low_of_voiced",
+        return ["active", "snr_rel_mean", "snr_rel_p90", "loudness", "voiced", "low", "high", "low_of_voiced",
                 "high_of_voiced", "switches", "pitch_median", "pitch_iqr", "babble", "periodicity", "flatness",
-                "clicks", "thumps", "pauses", "longest_run", "high_run", "present"]
+                "clicks", "thumps", "pauses", "longest_run", "high_run"]
 
     def extract(self, lesson: LessonInput) -> np.ndarray:
         n = lesson.n_points
         out = np.full((n, len(self.feature_names())), np.nan, np.float32)
         if lesson.audio is None or lesson.audio_rate != 16000:
-            out[:, -1] = 0.0
             return out
         frames = self._analyse(lesson)
         per_point = round(lesson.interval_s * 16000 / HOP)
@@ -70,8 +74,12 @@ class Speech:
         for k in range(n):
             if present[k]:
                 a = k * per_point
-                out[k, :-1] = self._window({key: v[a : a + per_point] for key, v in frames.items()})
-        out[:, -1] = present.astype(np.float32)
+                out[k] = self._window({key: v[a : a + per_point] for key, v in frames.items()})
+        names = self.feature_names()
+        for name in ("clicks", "thumps"):  # event rates relative to the lesson's own: room noise masks events
+            col = names.index(name)
+            if present.any():
+                out[:, col] /= float(np.nanmedian(out[present, col])) + 1.0
         return out
 
     def _analyse(self, lesson: LessonInput) -> dict[str, np.ndarray]:
@@ -87,14 +95,16 @@ class Speech:
         active = snr > ACTIVE_DB
         level = 10 * np.log10(band_power + 1e-12)
         ref_level = np.median(level[active]) if active.any() else np.median(level)
+        snr_ref = np.percentile(snr[active], 90) if active.any() else 0.0  # the lesson's clear speech
         clean = np.maximum(power - 2.0 * noise, 0.0)
         pitch, strength = self._pitch(clean, active, freqs)
         sb = clean[:, speech] + 1e-12
         flatness = np.exp(np.log(sb).mean(axis=1)) / sb.mean(axis=1)
+        flatness /= np.median(flatness[active]) if active.any() else np.median(flatness)
         clicks = _transients(power[:, _band(freqs, 2000, 5000)].sum(axis=1))
         thumps = _transients(power[:, _band(freqs, 40, 250)].sum(axis=1))
-        return {"snr": snr, "active": active, "level": level - ref_level, "pitch": pitch, "strength": strength,
-                "flatness": flatness, "clicks": clicks, "thumps": thumps}
+        return {"snr": snr - snr_ref, "active": active, "level": level - ref_level, "pitch": pitch,
+                "strength": strength, "flatness": flatness, "clicks": clicks, "thumps": thumps}
 
     @staticmethod
     def _pitch(clean: np.ndarray, active: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +142,7 @@ class Speech:
         act = max(1, int(active.sum()))
         vp = pitch[voiced]
         return [
-            active.mean(), float(np.mean(f["snr"][active])) if active.any() else 0.0,
+            active.mean(), float(np.mean(f["snr"][active])) if active.any() else -40.0,
             float(np.percentile(f["snr"], 90)),
             float(np.mean(f["level"][active])) if active.any() else -30.0, voiced.mean(), low.mean(), high.mean(),
             low.sum() / nv, high.sum() / nv, switches,
@@ -173,6 +183,7 @@ class SileroVad:
 
     name = "vad"
     version = 1
+    modality = "audio"
     CHUNK, CONTEXT = 512, 64
 
     def __init__(self, config: ExtractorConfig) -> None:

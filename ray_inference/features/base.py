@@ -59,6 +59,7 @@ class ExtractorConfig:
 class Extractor(Protocol):
     name: str
     version: int
+    modality: str  # "video" or "audio": audio extractors give NaN for points without sound
 
     def feature_names(self) -> list[str]: ...
 
@@ -103,6 +104,12 @@ def build(specs: Sequence[str], config: ExtractorConfig | None = None) -> list[E
 def feature_set(extractors: Sequence[Extractor]) -> str:
     """The feature set's identity, recorded with the model: ``scene@1+board@1+speech@1``."""
     return "+".join(f"{e.name}@{e.version}" for e in extractors)
+
+
+def audio_feature_names(extractors: Sequence[Extractor]) -> list[str]:
+    """Features that are NaN where a point has no sound (training blanks them to learn that case)."""
+    return [f"{e.name}.{n}" for e in extractors if getattr(e, "modality", "video") == "audio"
+            for n in e.feature_names()]
 
 
 def feature_names(extractors: Sequence[Extractor]) -> list[str]:

@@ -40,6 +40,10 @@ NORM_SCALE = 64.0  # normalised luminance is stored as uint8: value * 64 (1.0 = 
 DARK = 0.55  # normalised luminance below this is "dark" (hair, shadowed clothes)
 REFERENCE_PICTURES = 32  # pictures in a lesson's reference median
 STABILISE_STRIP = 0.2  # top share of the frame used to measure camera shake
+CHANGE = 0.2 * NORM_SCALE  # a pixel "changed" when its normalised luminance moved this much
+CHROMA_CHANGE = 16  # ... or its colour (Cr + Cb, 8-bit units)
+EDGE = 0.15 * NORM_SCALE  # a luminance step this large between neighbours is an edge
+DENOISE_SIGMA = 0.8  # pixels; a light blur before anything is measured
 EPS = 1e-3
 
 
@@ -62,7 +66,7 @@ def prepare(lesson: LessonInput) -> Prepared:
     norm = np.empty((n, h, w), np.uint8)
     ycc = np.empty((n, h, w, 3), np.uint8)
     for i, img in enumerate(lesson.images):
-        cv2.cvtColor(img, cv2.COLOR_BGR2YCrCb, dst=ycc[i])
+        cv2.cvtColor(cv2.GaussianBlur(img, (5, 5), DENOISE_SIGMA), cv2.COLOR_BGR2YCrCb, dst=ycc[i])
         norm[i] = _normalise(ycc[i, :, :, 0])
     pick = np.linspace(0, n - 1, min(n, REFERENCE_PICTURES)).round().astype(int)
     ref = np.median(norm[pick], axis=0).astype(np.uint8)
@@ -112,16 +116,19 @@ def zones(img: np.ndarray) -> np.ndarray:
     return cut.reshape(rows, cut.shape[0] // rows, cols, cut.shape[1] // cols).mean(axis=(1, 3), dtype=np.float32)
 
 
-def _vedges(img: np.ndarray) -> np.ndarray:
-    out = np.zeros_like(img)
-    cv2.absdiff(img[:, 1:], img[:, :-1], dst=out[:, 1:])
-    return out
+def _past(img: np.ndarray, threshold: float) -> np.ndarray:
+    """0/1 mask of pixels above ``threshold``."""
+    return (img > threshold).view(np.uint8)
 
 
-def _hedges(img: np.ndarray) -> np.ndarray:
+def _edges(img: np.ndarray, axis: int) -> np.ndarray:
+    """0/1 mask of strong luminance steps along ``axis`` (1: across columns = vertical edges)."""
     out = np.zeros_like(img)
-    cv2.absdiff(img[1:], img[:-1], dst=out[1:])
-    return out
+    if axis == 1:
+        cv2.absdiff(img[:, 1:], img[:, :-1], dst=out[:, 1:])
+    else:
+        cv2.absdiff(img[1:], img[:-1], dst=out[1:])
+    return _past(out, EDGE)
 
 
 def _dark(img: np.ndarray) -> np.ndarray:
@@ -131,8 +138,10 @@ def _dark(img: np.ndarray) -> np.ndarray:
 class Scene:
     name = "scene"
     version = 1
+    modality = "video"
     MAPS = ("fg", "chroma", "dark", "vedge", "hedge", "motion")
     PER_OCCUPANCY = ("fg", "dark", "vedge", "motion")
+    FLOORED = (0, 1, 5)  # change maps: the lesson's quietest level (sensor and compression noise) is removed
 
     def __init__(self, config: ExtractorConfig) -> None:
         self.config = config
@@ -144,7 +153,7 @@ class Scene:
         names += [f"{m}_col{c}" for m in self.MAPS for c in range(cols)]
         names += [f"{m}_row{r}_per_occupancy" for m in self.PER_OCCUPANCY for r in range(rows)]
         names += [f"occupancy_row{r}" for r in range(rows)]
-        names += ["shake", "students_seen"]
+        names += ["students_seen"]
         return names
 
     def extract(self, lesson: LessonInput) -> np.ndarray:
@@ -155,17 +164,19 @@ class Scene:
         idx = [self.MAPS.index(m) for m in self.PER_OCCUPANCY]
         per_occ = rows_mean[:, idx, :] / (occupancy[None, None, :] + 0.02)
         n = lesson.n_points
-        slots = lesson.by_slot()
-        shake = np.abs(p.shifts).sum(axis=1)[slots].mean(axis=1)
-        seen = np.array([self._heads(p.norm[i]) for i in slots[:, 0]], np.float32)
+        seen = np.array([self._heads(p.norm[i]) for i in lesson.by_slot()[:, 0]], np.float32)
         return np.concatenate([
             z.reshape(n, -1), rows_mean.reshape(n, -1), cols_mean.reshape(n, -1), per_occ.reshape(n, -1),
-            np.repeat(occupancy[None, :], n, axis=0), shake[:, None], seen[:, None],
+            np.repeat(occupancy[None, :], n, axis=0), seen[:, None],
         ], axis=1).astype(np.float32)
 
     def _zone_maps(self, p: Prepared, lesson: LessonInput) -> np.ndarray:
+        """Per point and zone, shares of pixels: changed from the reference (brightness, colour), dark,
+        on a vertical or horizontal edge (both relative to the reference), moving between pictures.
+        Shares of pixels past a threshold, not mean differences: sensor noise moves the mean, rarely
+        the threshold."""
         ref = p.ref_norm
-        ref_maps = np.stack([zones(_dark(ref)), zones(_vedges(ref)), zones(_hedges(ref))])
+        ref_maps = np.stack([zones(_dark(ref)), zones(_edges(ref, 1)), zones(_edges(ref, 0))])
         slots = lesson.by_slot()
         m = slots.shape[1]
         out = np.zeros((lesson.n_points, len(self.MAPS), *GRID), np.float32)
@@ -174,25 +185,25 @@ class Scene:
                 img = p.norm[i]
                 chroma = cv2.add(cv2.absdiff(p.ycc[i, :, :, 1], p.ref_ycc[:, :, 1]),
                                  cv2.absdiff(p.ycc[i, :, :, 2], p.ref_ycc[:, :, 2]))
-                out[k, 0] += zones(cv2.absdiff(img, ref))
-                out[k, 1] += zones(chroma)
-                out[k, 2:5] += np.stack([zones(_dark(img)), zones(_vedges(img)), zones(_hedges(img))]) - ref_maps
+                out[k, 0] += zones(_past(cv2.absdiff(img, ref), CHANGE))
+                out[k, 1] += zones(_past(chroma, CHROMA_CHANGE))
+                out[k, 2:5] += np.stack([zones(_dark(img)), zones(_edges(img, 1)), zones(_edges(img, 0))]) - ref_maps
                 if j:
-                    out[k, 5] += zones(cv2.absdiff(img, p.norm[row[j - 1]]))
+                    out[k, 5] += zones(_past(cv2.absdiff(img, p.norm[row[j - 1]]), CHANGE))
         out[:, :5] /= m
-        out[:, [0, 3, 4, 5]] /= NORM_SCALE
-        out[:, 1] /= 64.0
         if m > 1:
             out[:, 5] /= m - 1
         else:
             out[:, 5] = np.nan
+        floor = np.nanpercentile(out[:, self.FLOORED], 5, axis=0) if lesson.n_points >= 4 else 0.0
+        out[:, self.FLOORED] = np.maximum(out[:, self.FLOORED] - floor, 0.0)
         return out
 
     @staticmethod
     def _occupancy(p: Prepared) -> np.ndarray:
         """How much of each row band is usually people (dark hair and textured clothes), from the reference."""
         ref = p.ref_norm
-        busy = ((ref < DARK * NORM_SCALE) | (_vedges(ref) > 0.08 * NORM_SCALE)).astype(np.float32)
+        busy = ((ref < DARK * NORM_SCALE) | (_edges(ref, 1) > 0)).astype(np.float32)
         return cv2.resize(busy, (1, GRID[0]), interpolation=cv2.INTER_AREA)[:, 0]
 
     @staticmethod
@@ -209,6 +220,7 @@ class Scene:
 class Board:
     name = "board"
     version = 1
+    modality = "video"
 
     def __init__(self, config: ExtractorConfig) -> None:
         self.config = config
