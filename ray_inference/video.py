@@ -171,6 +171,8 @@ def probe(box: av.container.InputContainer, options: DecodeOptions) -> Probe:
     last_dur = durations[int(order[-1])] * tb or step
     duration = float(times[-1] + last_dur)
     declared = box.duration / 1e6 if box.duration else None
+    if declared is not None:  # the last picture's own duration is uncertain (variable rates): trust the
+        duration = max(duration, min(declared, duration + 2 * step))  # container within two frame steps
     rotation, turns = _orientation(box, vs, options)
     return Probe(declared_s=declared, duration_s=duration, fps=(len(times) / duration if duration > 0 else 0.0),
                  width=width, height=height, rotation=rotation, quarter_turns=turns, keyframes=key_times, frames=times,

@@ -2,8 +2,9 @@
 once), and the little noises of a lesson (chalk on the board, footsteps).
 
 ``speech`` works on a short-time spectrum (32 ms frames every 25 ms) with the lesson's own
-noise floor subtracted — the per-bin 10th percentile over the lesson, so hum, ventilation
-and a distant microphone's gain cancel lesson by lesson — then per frame:
+noise floor subtracted — estimated from the 10th percentile over the lesson, per frequency bin
+and for the speech band as a whole, so hum, ventilation and a distant microphone's gain
+cancel lesson by lesson — then per frame:
 
 - **activity**: speech-band (300–3400 Hz) energy above the floor, in dB;
 - **pitch**: the autocorrelation of the cleaned spectrum (Wiener–Khinchin) gives the
@@ -52,7 +53,7 @@ def _band(freqs: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 class Speech:
     name = "speech"
-    version = 1
+    version = 2
     modality = "audio"  # every feature is NaN where the point has no sound
 
     def __init__(self, config: ExtractorConfig) -> None:
@@ -88,15 +89,18 @@ class Speech:
         spec = np.fft.rfft(_frames(x) * np.hanning(FRAME).astype(np.float32), axis=1)
         power = (spec.real**2 + spec.imag**2).astype(np.float32)
         freqs = np.fft.rfftfreq(FRAME, 1 / 16000)
-        noise = np.percentile(power[:: max(1, len(power) // 20000)], 10, axis=0) + 1e-10
+        sample = power[:: max(1, len(power) // 20000)]
+        # one bin's power in noise is exponential: its 10th percentile is 0.105 x its mean
+        noise = np.percentile(sample, 10, axis=0) / 0.105 + 1e-10
         speech = _band(freqs, 300, 3400)
         band_power = power[:, speech].sum(axis=1)
-        snr = 10 * np.log10(band_power / noise[speech].sum() + 1e-10)
+        floor = np.percentile(band_power[:: max(1, len(band_power) // 20000)], 10) + 1e-10  # a sum: low variance
+        snr = 10 * np.log10(band_power / floor + 1e-10)
         active = snr > ACTIVE_DB
         level = 10 * np.log10(band_power + 1e-12)
         ref_level = np.median(level[active]) if active.any() else np.median(level)
         snr_ref = np.percentile(snr[active], 90) if active.any() else 0.0  # the lesson's clear speech
-        clean = np.maximum(power - 2.0 * noise, 0.0)
+        clean = np.maximum(power - 1.5 * noise, 0.0)
         pitch, strength = self._pitch(clean, active, freqs)
         sb = clean[:, speech] + 1e-12
         flatness = np.exp(np.log(sb).mean(axis=1)) / sb.mean(axis=1)

@@ -1,0 +1,141 @@
+"""Decoding for inference: the index pass, the frame plan (keyframes, long-GOP fallback, exact, full),
+time-based sampling, orientation and the bad-video reasons — on small rendered lessons."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jiaoyan import codes
+from jiaoyan.demo_world import bad_videos, video
+from jiaoyan.demo_world.script import LessonScript
+from ray_inference.video import DecodeOptions, Probe, VideoError, plan, read_lesson
+
+N_POINTS = 5
+CLASS = 20
+
+
+def _script(seed: int, n: int = N_POINTS) -> LessonScript:
+    teacher = np.array([0, 1, 2, 3, 0, 1, 2, 3][:n], np.int8)
+    counts = np.tile(np.array([[14, 2, 1, 2, 1]], np.int16), (n, 1))
+    return LessonScript(f"dec{seed}", seed, CLASS, teacher, counts)
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("decoding")
+    script = _script(3)
+    good = video.render_lesson(script, out / "good.mp4").path
+    long_gop = video.render_lesson(script, out / "long_gop.mp4", replace(video.preset("default"), gop=100)).path
+    made = {"good": good, "long_gop": long_gop}
+    for kind in ("unreadable", "zero_length", "truncated", "no_audio", "variable_frame_rate", "rotated", "portrait",
+                 "tiny", "unusual_resolution"):
+        made[kind] = bad_videos.make_bad_video(kind, out / f"{kind}.mp4", good=good, script=script)
+    return made
+
+
+def test_index_finds_points_keyframes_and_sound(videos: dict[str, Path]) -> None:
+    lesson = read_lesson(str(videos["good"]))
+    p = lesson.probe
+    assert p.n_points == N_POINTS
+    assert p.duration_s == pytest.approx(N_POINTS * codes.SAMPLING_INTERVAL_S, abs=0.11)
+    assert np.allclose(np.diff(p.keyframes), 2.0)  # the default preset: a keyframe every 20 frames at 10 fps
+    assert p.audio is not None and len(p.audio) / p.audio_rate == pytest.approx(p.duration_s, abs=0.1)
+    assert not p.variable_rate
+
+
+def test_keyframe_strategy_decodes_one_picture_per_slot(videos: dict[str, Path]) -> None:
+    lesson = read_lesson(str(videos["good"]), DecodeOptions(frames_per_point=2))
+    f = lesson.frames
+    assert f.images.shape == (2 * N_POINTS, 216, 384, 3)
+    assert f.decoded == 2 * N_POINTS and f.fallback == 0
+    assert np.isin(f.times, lesson.probe.keyframes).all()
+    lo = f.points * 6.0 + f.slots * 3.0
+    assert ((f.times >= lo - 1e-6) & (f.times < lo + 3.0)).all()  # each picture inside its own slot
+
+
+def test_keyframes_match_full_decode(videos: dict[str, Path]) -> None:
+    """The same instants decoded by seeking to keyframes and by decoding everything give the same pictures."""
+    fast = read_lesson(str(videos["good"]))
+    full = read_lesson(str(videos["good"]), DecodeOptions(strategy="full"))
+    exact = read_lesson(str(videos["good"]), DecodeOptions(strategy="exact"))
+    assert full.frames.decoded == len(full.probe.frames)
+    same = np.isin(full.frames.times, fast.frames.times)
+    for t in full.frames.times[same]:
+        a = fast.frames.images[fast.frames.times == t][0]
+        b = full.frames.images[full.frames.times == t][0]
+        assert np.array_equal(a, b)
+    assert exact.frames.images.shape == fast.frames.images.shape
+    assert exact.frames.decoded > fast.frames.decoded
+
+
+def test_long_gop_falls_back_to_decoding_forward(videos: dict[str, Path]) -> None:
+    lesson = read_lesson(str(videos["long_gop"]))
+    f = lesson.frames
+    assert len(lesson.probe.keyframes) < N_POINTS  # sparser than the points
+    assert f.fallback > 0
+    assert len(np.unique(f.times)) == len(f.times)  # still one picture per slot
+    lo = f.points * 6.0 + f.slots * 3.0
+    assert ((f.times >= lo - 1e-6) & (f.times < lo + 3.0)).all()
+
+
+def test_plan_prefers_keyframes_and_falls_back_per_slot() -> None:
+    frames = np.arange(0, 24, 0.1)
+    p = Probe(declared_s=24.0, duration_s=24.0, fps=10.0, width=640, height=360, rotation=0, quarter_turns=0,
+              keyframes=np.array([0.0, 4.0, 8.0, 16.0]), frames=frames, audio=None, audio_rate=16000)
+    pl = plan(p, DecodeOptions(frames_per_point=2))
+    assert pl.times.tolist()[:4] == pytest.approx([0.0, 4.0, 8.0, 9.0])  # window 1, slot 2: no keyframe in [9, 12)
+    assert pl.keyframe.tolist()[:4] == [True, True, True, False]
+    assert len(pl.times) == 2 * p.n_points == 8
+
+
+def test_variable_frame_rate_is_sampled_by_time(videos: dict[str, Path]) -> None:
+    lesson = read_lesson(str(videos["variable_frame_rate"]))
+    assert lesson.probe.variable_rate
+    assert lesson.n_points == N_POINTS
+    f = lesson.frames
+    assert ((f.times >= f.points * 6.0 - 1e-6) & (f.times < (f.points + 1) * 6.0)).all()
+
+
+@pytest.mark.parametrize("kind", ["rotated", "portrait"])
+def test_turned_pictures_come_out_upright(videos: dict[str, Path], kind: str) -> None:
+    good = read_lesson(str(videos["good"])).frames.images.astype(np.float32)
+    turned = read_lesson(str(videos[kind])).frames.images.astype(np.float32)
+    assert turned.shape == good.shape
+    assert np.abs(turned - good).mean() < 12  # upright again (turned by 90 degrees it would differ by ~50)
+
+
+def test_no_audio_is_coded_without_sound(videos: dict[str, Path]) -> None:
+    lesson = read_lesson(str(videos["no_audio"]))
+    assert lesson.probe.audio is None and lesson.n_points == N_POINTS
+
+
+def test_unusual_resolution_is_scaled_to_the_analysis_size(videos: dict[str, Path]) -> None:
+    lesson = read_lesson(str(videos["unusual_resolution"]))
+    assert (lesson.probe.width, lesson.probe.height) == bad_videos.UNUSUAL_SIZE
+    assert lesson.frames.images.shape[1:] == (216, 384, 3)
+
+
+@pytest.mark.parametrize(("kind", "reason"), [
+    ("unreadable", "unreadable video"),
+    ("zero_length", "unreadable video"),
+    ("truncated", "truncated"),
+    ("tiny", "below the minimum"),
+])
+def test_bad_videos_give_a_reason(videos: dict[str, Path], kind: str, reason: str) -> None:
+    with pytest.raises(VideoError, match=reason):
+        read_lesson(str(videos[kind]))
+
+
+def test_missing_file_is_a_reason(tmp_path: Path) -> None:
+    with pytest.raises(VideoError, match="not found|unreadable"):
+        read_lesson(str(tmp_path / "nothing.mp4"))
+
+
+def test_fsspec_uri_reads_like_a_path(videos: dict[str, Path]) -> None:
+    local = read_lesson(str(videos["good"]))
+    remote = read_lesson(f"file://{videos['good']}")
+    assert np.array_equal(local.frames.images, remote.frames.images)
