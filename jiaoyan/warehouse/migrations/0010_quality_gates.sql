@@ -27,8 +27,7 @@ create table if not exists ops.gate_runs (
     run_id              bigserial primary key,
     batch_id            text not null,
     gate                text not null check (gate in ('raw', 'marts')),
-    status              text not null check (status in ('running', 'passed', 'warned', 'failed', 'error',
-                                                        'accepted')),
+    status              text not null check (status in ('running', 'passed', 'warned', 'failed', 'error')),
     started_at          timestamptz not null default now(),
     finished_at         timestamptz,
     seconds             double precision,
@@ -43,8 +42,7 @@ create table if not exists ops.gate_runs (
 create index if not exists gate_runs_batch on ops.gate_runs (batch_id, gate, run_id);
 comment on table ops.gate_runs is
     'Every quality-gate attempt: batch, gate (raw or marts), verdict (passed, warned = passed with alerts, failed = '
-    'a blocking expectation failed, error = the gate could not run, accepted = a person released a held batch), '
-    'counts and where its Data Docs are';
+    'a blocking expectation failed, error = the gate could not run), counts and where its Data Docs are';
 
 create table if not exists ops.gate_results (
     run_id              bigint not null references ops.gate_runs (run_id) on delete cascade,
@@ -133,13 +131,13 @@ begin
     perform pg_advisory_xact_lock(hashtext('jiaoyan.publish_marts'));
     select * into v_marts from ops.gate_runs
      where batch_id = p_batch_id and gate = 'marts' and status <> 'running' order by run_id desc limit 1;
-    if v_marts.run_id is null or v_marts.status not in ('passed', 'warned', 'accepted') then
+    if v_marts.run_id is null or v_marts.status not in ('passed', 'warned') then
         raise exception 'batch %: the latest marts gate did not pass (%); nothing published',
             p_batch_id, coalesce(v_marts.status, 'never run');
     end if;
     select * into v_raw from ops.gate_runs
      where batch_id = p_batch_id and gate = 'raw' and status <> 'running' order by run_id desc limit 1;
-    if v_raw.run_id is not null and v_raw.status not in ('passed', 'warned', 'accepted') then
+    if v_raw.run_id is not null and v_raw.status not in ('passed', 'warned') then
         raise exception 'batch %: the latest raw gate did not pass (%); nothing published', p_batch_id, v_raw.status;
     end if;
     if v_raw.run_id is not null and v_raw.run_id > v_marts.run_id then
