@@ -87,7 +87,6 @@ class Night:
     defects: list[dict] = field(default_factory=list)
     activity_defects: list[dict] = field(default_factory=list)
     event_counts: Counter = field(default_factory=Counter)
-    seconds: float = 0.0
 
 
 def lesson_points(world: World, day: dt.date) -> tuple[pd.DataFrame, lessons.Points]:
@@ -107,13 +106,11 @@ def lesson_script(world: World, lesson_id: str) -> LessonScript:
 
 
 def night(world: World, day: dt.date, out: str) -> Night:
-    t0 = time.perf_counter()
     result = Night(day)
     batch = Batch(out, day)
     _lessons_of_night(world, day, out, batch, result)
     _activity_of_night(world, day, out, batch, result)
     result.files = batch.files
-    result.seconds = time.perf_counter() - t0
     return result
 
 
