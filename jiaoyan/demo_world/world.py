@@ -548,7 +548,8 @@ def _summary(state: _State, lessons_truth: pd.DataFrame, counts: pd.DataFrame) -
     rows_by_contract: Counter = Counter()
     for f in files:
         by_contract[f.contract] += 1
-        rows_by_contract[f.contract] += f.rows or 0
+        if f.rows is not None:
+            rows_by_contract[f.contract] += f.rows
     members = ref.members.drop_duplicates(["vtro_id", "teacher_id"])
     return {
         "status": "complete",

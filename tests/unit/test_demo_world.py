@@ -191,11 +191,16 @@ def test_gold_codes_are_the_truth(demo: Path) -> None:
     gold = truth.lessons(out).query("delivery == 'gold'")
     files = {p.stem: p for b in batches(demo) for p in (b / "gold").glob("*.csv")}
     assert set(files) == set(gold["lesson_id"])
+    planned = world.build(small_knobs())
     for lesson_id, path in files.items():
         coded = pd.read_csv(path)
         points = truth.points(out, lesson_id).to_pandas()
         assert (coded["teacher_behaviour"].to_numpy() == points["teacher_behaviour"].astype(str).to_numpy()).all()
         assert np.allclose(coded["share_listening"], points["share_listening"], atol=1e-5)
+        script = world.lesson_script(planned, lesson_id)  # the API other components use: the same truth
+        names = np.array(codes.teacher_codes())[script.teacher]
+        assert (names == coded["teacher_behaviour"].to_numpy()).all()
+        assert np.allclose(script.shares[:, 0], coded["share_listening"], atol=1e-5)
 
 
 def test_the_styles_give_the_intended_teaching_modes() -> None:
