@@ -243,7 +243,7 @@ def _pick_corrupt(rng: np.random.Generator, frame: pd.DataFrame, video_nights: l
     if not video_nights:
         return
     last = frame.index[(frame["lesson_date"] == video_nights[-1]) & (frame["delivery"] == "video")]
-    if len(last):
+    if len(last) >= 2:  # the last video night keeps at least one good video
         frame.loc[last[rng.integers(len(last))], "corrupt"] = True
 
 
