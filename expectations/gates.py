@@ -3,7 +3,7 @@
     from expectations import gates
 
     gates.run_raw_gate("2026-03-02").raise_for_status()      # stop here on a blocking failure
-    dbt_runner.run(["build", *gates.DBT_BUILD_ARGS])          # dbt builds the marts into marts_next
+    dbt_runner.run(["build", *gates.DBT_BUILD_ARGS])          # dbt builds into staging_next … marts_next
     gates.run_marts_gate("2026-03-02").raise_for_status()     # checks the build, publishes it when it passes
 
 Each returns a :class:`~expectations.verdict.GateVerdict` (``passed``, ``status``, ``findings``, ``render()``);
@@ -22,9 +22,11 @@ from expectations.suites import Suite
 from expectations.verdict import GateFailed, GateVerdict
 from jiaoyan.errors import UserError
 
-# dbt builds the marts into the audit copy; dbt/macros/generate_schema_name.sql reads this var
-DBT_BUILD_VARS = {"marts_schema": BUILD_SCHEMA}
-DBT_BUILD_ARGS = ["--vars", "{marts_schema: %s}" % BUILD_SCHEMA]  # noqa: UP031 (dbt's YAML, not Python)
+# dbt builds staging, intermediate and marts into their audit copies (staging_next, intermediate_next,
+# marts_next); dbt/macros/generate_schema_name.sql reads this var, ops.publish_marts() swaps the copies in
+BUILD_SUFFIX = "_next"
+DBT_BUILD_VARS = {"build_schema_suffix": BUILD_SUFFIX}
+DBT_BUILD_ARGS = ["--vars", "{build_schema_suffix: %s}" % BUILD_SUFFIX]  # noqa: UP031 (dbt's YAML, not Python)
 
 __all__ = ["DBT_BUILD_ARGS", "DBT_BUILD_VARS", "GateFailed", "GateVerdict", "accept", "publish", "run_marts_gate",
            "run_raw_gate"]

@@ -140,14 +140,18 @@ def teacher_portrait() -> Suite:
 
 
 def region_portrait() -> Suite:
-    total = " + ".join(f"coalesce(b.share_{m}_lessons, 0)" for m in MODES)
+    shares = [f"b.share_{m}_lessons" for m in MODES]
+    total = " + ".join(f"coalesce({c}, 0)" for c in shares)
+    present = f"num_nonnulls({', '.join(shares)})"
     query = f"""
-        select b.area_level, b.area_code, b.term_code, b.n_lessons_analysed, round(({total})::numeric, 4) as shares
+        select b.area_level, b.area_code, b.term_code, b.n_lessons_analysed, {present} as shares_shown,
+               round(({total})::numeric, 4) as shares_sum
         from {{batch}} as b
-        where b.n_lessons_analysed > 0 and not b.is_suppressed and abs(({total}) - 1) > 0.0001"""
+        where {present} not in (0, {len(shares)}) or ({present} = {len(shares)} and abs(({total}) - 1) > 0.0001)"""
     return _suite("mart_region_portrait").add(
-        rule("mode_shares.sum_to_one", query, "a region's mode shares sum to 1 where it has analysed lessons",
-             "a region's mode mix is shown as a whole"),
+        rule("mode_shares.sum_to_one", query,
+             "where a region's mode shares are shown (not suppressed), all of them are and they sum to 1",
+             "a region's mode mix is shown as a whole; a partial or lopsided mix misleads every monitor"),
         _between("coverage"))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Iterable
 from functools import cache
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from expectations.settings import get_gate_settings, gx_project_root
+from expectations.settings import COMMITTED_ROOT, get_gate_settings, gx_project_root
 from jiaoyan import log
 from jiaoyan.contracts import ALL_CONTRACTS, LAKE_CONTRACTS
 from jiaoyan.db import url_for
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 LOG = log.get(__name__)
 RAW_SOURCE, MARTS_SOURCE = "raw", "marts"
 RAW_URL_VARIABLE, MARTS_URL_VARIABLE = "JIAOYAN_GATE_RAW_URL", "JIAOYAN_GATE_MARTS_URL"
-BUILD_SCHEMA = "marts_next"  # where dbt builds the marts for the gate (migration 0010)
+BUILD_SCHEMA = "marts_next"  # where dbt builds the marts for the gate (migrations 0010, 0012)
 PUBLISHED_SCHEMA = "marts"
 BATCH_DEFINITION = "whole"
 DATA_DOCS_DIR = "uncommitted/data_docs/local_site"  # as in gx/great_expectations.yml
@@ -66,9 +67,19 @@ def _context() -> FileDataContext:
     logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO is per-asset noise
     import great_expectations as gx
 
-    context = gx.get_context(mode="file", project_root_dir=str(gx_project_root()))
+    root = gx_project_root()
+    config = root / "gx" / "great_expectations.yml"
+    if not config.exists():  # a project of its own elsewhere starts from the committed configuration
+        config.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(COMMITTED_ROOT / "gx" / "great_expectations.yml", config)
+    context = gx.get_context(mode="file", project_root_dir=str(root))
     LOG.debug("Great Expectations context in %.1f s", time.perf_counter() - started)
     return context  # type: ignore[return-value]
+
+
+def reset() -> None:
+    """Forget the cached context (after the project folder or the settings changed, e.g. in tests)."""
+    _context.cache_clear()
 
 
 def context(gate: str) -> FileDataContext:

@@ -10,18 +10,24 @@ from pydantic_settings import SettingsConfigDict
 
 from jiaoyan.settings import JiaoyanSettings
 
+COMMITTED_ROOT = Path(__file__).resolve().parent  # expectations/, holding the committed gx/ project
+
 
 def gx_project_root() -> Path:
-    """The folder holding the file-mode Great Expectations project (``gx/``)."""
-    return Path(__file__).resolve().parent
+    """The folder holding the file-mode Great Expectations project (``gx/``): ``expectations/`` unless
+    ``JIAOYAN_GATE_PROJECT_DIR`` puts a copy elsewhere (tests, or Data Docs on a shared disk)."""
+    return get_gate_settings().project_dir or COMMITTED_ROOT
 
 
 class GateSettings(JiaoyanSettings):
     model_config = SettingsConfigDict(env_prefix="JIAOYAN_GATE_")
 
+    project_dir: Path | None = Field(default=None, description="folder for the GX project (gets a copy of "
+                                     "expectations/gx/great_expectations.yml); default: expectations/")
     raw_url: str | None = Field(default=None, description="raw gate's connection (default: JIAOYAN_LOADER_URL)")
     marts_url: str | None = Field(default=None,
                                   description="marts gate's connection (default: JIAOYAN_TRANSFORMER_URL)")
+    data_docs: bool = Field(default=True, description="build the Data Docs site after each gate run")
     docs_keep_days: int = Field(default=60, ge=1, description="days of validation results and Data Docs pages kept")
     sample_rows: int = Field(default=20, ge=1, le=200, description="unexpected rows kept per failed expectation")
     share_sum_tolerance: float | None = Field(

@@ -3,15 +3,15 @@
     and nowhere else: the transformer role may not create schemas. A model's `+schema` is used as is,
     not prefixed with the target schema as dbt does by default.
 
-    `--vars '{marts_schema: marts_next}'` builds the marts into the audit copy instead, which the quality gate
-    checks and then publishes by swapping it with `marts` (expectations/, docs/quality-gates.md).
+    `--vars '{build_schema_suffix: _next}'` builds staging, intermediate and marts into their audit copies
+    (staging_next, …) instead; the quality gate checks the marts there and publishes all three by swapping
+    them with the live schemas (expectations/, docs/quality-gates.md). Seeds and snapshots are shared.
 -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
-    {%- if custom_schema_name is none -%}
-        {{ target.schema | trim }}
-    {%- elif custom_schema_name | trim == 'marts' -%}
-        {{ var('marts_schema', 'marts') | trim }}
+    {%- set schema = (target.schema if custom_schema_name is none else custom_schema_name) | trim -%}
+    {%- if schema in ('staging', 'intermediate', 'marts') -%}
+        {{ schema ~ (var('build_schema_suffix', '') | trim) }}
     {%- else -%}
-        {{ custom_schema_name | trim }}
+        {{ schema }}
     {%- endif -%}
 {%- endmacro %}
