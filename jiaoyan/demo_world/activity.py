@@ -22,7 +22,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jiaoyan import codes
 from jiaoyan.contracts import sources
 from jiaoyan.demo_world import calendar
 from jiaoyan.demo_world.randomness import stream
@@ -143,8 +142,7 @@ def _present(members: tuple, day: int) -> np.ndarray:
 
 def _activities(k: Knobs, rng: np.random.Generator, offices: pd.DataFrame, members: list) -> pd.DataFrame:
     active = active_days(offices, k.days)
-    kinds = list(ACTIVITY_KIND_WEIGHT)
-    p = np.array(list(ACTIVITY_KIND_WEIGHT.values()))
+    kinds, p = _weights(sources.ACTIVITY_KINDS, ACTIVITY_KIND_WEIGHT)
     factors = np.array([calendar.activity_factor(d) for d in k.dates()])
     rows = []
     for o, office in enumerate(offices.itertuples()):
@@ -170,6 +168,12 @@ def _activities(k: Knobs, rng: np.random.Generator, offices: pd.DataFrame, membe
     return frame
 
 
+def _weights(codes_: tuple[str, ...], weight: dict[str, float]) -> tuple[list[str], np.ndarray]:
+    """The seed's codes with their weights (a code added to the seed later gets a small share)."""
+    w = np.array([weight.get(c, 0.03) for c in codes_])
+    return list(codes_), w / w.sum()
+
+
 def _pick(rng: np.random.Generator, members: tuple, day: int, core: bool = False) -> int | None:
     here = _present(members, day) & (members[3] if core else True)
     if not here.any():
@@ -180,8 +184,7 @@ def _pick(rng: np.random.Generator, members: tuple, day: int, core: bool = False
 
 def _resources(k: Knobs, rng: np.random.Generator, offices: pd.DataFrame, members: list) -> pd.DataFrame:
     active = active_days(offices, k.days)
-    kinds = list(RESOURCE_KIND_WEIGHT)
-    p = np.array(list(RESOURCE_KIND_WEIGHT.values()))
+    kinds, p = _weights(sources.RESOURCE_KINDS, RESOURCE_KIND_WEIGHT)
     factors = np.array([calendar.activity_factor(d) for d in k.dates()])
     rows = []
     for o, office in enumerate(offices.itertuples()):
@@ -459,11 +462,6 @@ def lines_bytes(lines: pa.Array) -> bytes:
         return b""
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset: lines.offset + len(lines) + 1]
     return bytes(memoryview(lines.buffers()[2])[offsets[0]: offsets[-1]])
-
-
-def kinds_needed() -> dict[str, str]:
-    """Event types that need attrs.kind, and the code list of their kinds (from the seed)."""
-    return {r["code"]: r["kind_list"] for r in codes.seed_rows("event_types") if r["needs_kind"] == "true"}
 
 
 # --- delivery: late events, duplicates, broken lines ----------------------------------------------------

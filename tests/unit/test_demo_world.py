@@ -312,3 +312,14 @@ def test_cli_writes_a_tiny_world(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "2 nights" in capsys.readouterr().out
     assert truth.world_info(str(out))["status"] == "complete"
     assert truth.table(str(out), "defects").empty
+
+
+def test_the_generator_uses_the_seed_code_lists() -> None:
+    assert set(activity.ACTIVITY_KIND_WEIGHT) == set(sources.ACTIVITY_KINDS)
+    assert set(activity.RESOURCE_KIND_WEIGHT) == set(sources.RESOURCE_KINDS)
+    assert set(rubrics.ROLE_OFFSET) == set(sources.OBSERVER_ROLES)
+    assert set(reference.K12_TITLES) | set(reference.UNI_TITLES) == set(sources.TITLES)
+    assert set(reference.SUBJECT_WEIGHT) == set(sources.SUBJECTS)
+    assert set(reference.SCOPE_SHARE) == set(sources.VTRO_SCOPES)
+    assert set(reference.CONTENT_SHARE) == set(sources.VTRO_CONTENT_TYPES)
+    assert set(lessons.STYLES) == set(codes.seed_codes("teaching_modes"))  # a style is named after its mode
