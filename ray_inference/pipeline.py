@@ -25,6 +25,7 @@ Entry points: :func:`run_inference` (CLI and tests), :func:`infer_chunk` and
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -174,20 +175,24 @@ def _dataset(refs: list[lesson_io.LessonRef], settings: InferenceSettings, model
               "options": settings.extractor_options}
     options = asdict(settings.decode_options())
     tracking = {"tracking_uri": ms.tracking_uri, "registry_uri": ms.registry_uri or ms.tracking_uri}
-    return (
-        ray.data.from_items(items, override_num_blocks=len(items))
-        .map_batches(Featurizer, batch_size=1, batch_format="numpy",
-                     fn_constructor_kwargs={"extractors": specs, "config": config, "options": options,
-                                            "model": (model.name, model.version)},
-                     compute=ActorPoolStrategy(size=min(settings.featurizers, len(items))),
-                     num_cpus=settings.featurizer_cpus, num_gpus=settings.featurizer_gpus,
-                     ray_remote_args_fn=_featurizer_retries)
-        .map_batches(Coder, batch_size=settings.batch_size or None, batch_format="numpy",
-                     fn_constructor_kwargs={"model_uri": model.uri, "tracking": tracking,
-                                            "names": model.feature_names, "model": (model.name, model.version)},
-                     compute=ActorPoolStrategy(size=settings.coders),
-                     num_cpus=settings.coder_cpus, num_gpus=settings.coder_gpus)
-    )
+    with warnings.catch_warnings():
+        # Ray 2.60 deprecates ray_remote_args_fn (removal in 2.64; the project pins 2.60) and offers
+        # no named parameter for bounded task retries yet
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return (
+            ray.data.from_items(items, override_num_blocks=len(items))
+            .map_batches(Featurizer, batch_size=1, batch_format="numpy",
+                         fn_constructor_kwargs={"extractors": specs, "config": config, "options": options,
+                                                "model": (model.name, model.version)},
+                         compute=ActorPoolStrategy(size=min(settings.featurizers, len(items))),
+                         num_cpus=settings.featurizer_cpus, num_gpus=settings.featurizer_gpus,
+                         ray_remote_args_fn=_featurizer_retries)
+            .map_batches(Coder, batch_size=settings.batch_size or None, batch_format="numpy",
+                         fn_constructor_kwargs={"model_uri": model.uri, "tracking": tracking,
+                                                "names": model.feature_names, "model": (model.name, model.version)},
+                         compute=ActorPoolStrategy(size=settings.coders),
+                         num_cpus=settings.coder_cpus, num_gpus=settings.coder_gpus)
+        )
 
 
 def _featurizer_retries() -> dict[str, Any]:

@@ -117,6 +117,7 @@ class FeatureJob:
     lesson_id: str
     video_uri: str
     extractors: tuple[str, ...]
+    feature_set: str  # with versions: a new extractor version never reads an old cache entry
     options: dict
     cache_dir: str | None
 
@@ -127,7 +128,7 @@ def _cache_file(job: FeatureJob) -> Path | None:
     fs, path = filesystem(job.video_uri)
     info = fs.info(path)
     key = json.dumps([job.video_uri, info.get("size"), str(info.get("mtime", info.get("LastModified", ""))),
-                      job.extractors, job.options], sort_keys=True, default=str)
+                      job.extractors, job.feature_set, job.options], sort_keys=True, default=str)
     return Path(job.cache_dir) / f"{job.lesson_id}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
 
 
@@ -165,7 +166,7 @@ def build_training_set(lessons: Sequence[GoldLesson], extractors: Sequence[str],
     opts = options if isinstance(options, DecodeOptions) else DecodeOptions()
     built = build(list(extractors))
     names, fset = feature_names(built), feature_set(built)
-    jobs = [FeatureJob(g.lesson_id, g.video_uri, tuple(extractors), asdict(opts), cache_dir) for g in lessons]
+    jobs = [FeatureJob(g.lesson_id, g.video_uri, tuple(extractors), fset, asdict(opts), cache_dir) for g in lessons]
     results = _run_jobs(jobs, workers, log_fn)
     parts, quarantined = [], {}
     for g in lessons:

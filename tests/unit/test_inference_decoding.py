@@ -131,7 +131,7 @@ def test_bad_videos_give_a_reason(videos: dict[str, Path], kind: str, reason: st
 
 
 def test_missing_file_is_a_reason(tmp_path: Path) -> None:
-    with pytest.raises(VideoError, match="not found|unreadable"):
+    with pytest.raises(VideoError, match=r"not found|unreadable"):
         read_lesson(str(tmp_path / "nothing.mp4"))
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from behaviour_model.model import BehaviourEstimator
+
 from jiaoyan import codes
 from jiaoyan.demo_world import video
 from jiaoyan.demo_world.script import LessonScript

@@ -1,0 +1,286 @@
+"""Inference: speed on a full-length lesson against a naive full decode, Ray scaling from 1 to 2
+workers, decoding strategies, and accuracy on held-out synthetic lessons — all in one run.
+
+Speed. A 45-minute 720p 25 fps lesson (the renderer's ``bench`` preset, rendered once into
+``.data/bench/inference/``) is coded in this process on one core by
+
+- (a) a naive baseline: decode every frame to an RGB array (what ``ray.data.read_videos`` does),
+  keep the pictures at the points, the same features and model;
+- (b) the pipeline's path: keyframe-aware reading (two keyframes a point), features, model;
+
+and the speed-up is (a)/(b) in CPU seconds (the machine is shared, so CPU time is the fair
+clock; wall times are reported beside). The same lesson then goes through Ray with one worker.
+Decoding strategies are compared on a 10-minute clip of the same preset; Ray scaling codes four
+such clips with 1 and then 2 featurizer actors.
+
+Accuracy. The registered champion (``JIAOYAN_MLFLOW_*``; trained here on a synthetic default set
+if there is none) codes held-out synthetic lessons through the whole Ray pipeline: a ``default``
+set and a ``hard`` set (noise, shake, lights, pillar, passers-by, noisy reverberant sound), and
+the demo world's video nights when a generated landing zone with ``_truth`` is given
+(``INFER_BENCH_LANDING``, default ``.data/demo-full``). Scores are against the generator's truth:
+they measure the pipeline on synthetic lessons, not on real classrooms.
+
+Run: ``python tests/benchmarks/run.py inference`` (``INFER_BENCH_PARTS=speed,strategies,ray,accuracy``
+selects parts).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from jiaoyan import codes
+from jiaoyan.settings import data_dir
+from ray_inference import synthetic
+from ray_inference.features import LessonInput, build, extract
+from ray_inference.video import DecodeOptions, open_container, probe, read_frames, read_lesson
+
+if TYPE_CHECKING:
+    from run import Report  # tests/benchmarks/run.py loads this module beside it
+
+BENCH = data_dir() / "bench" / "inference"
+SETS = data_dir() / "inference" / "sets"
+EXTRACTORS = ["scene", "board", "speech"]
+PARTS = os.environ.get("INFER_BENCH_PARTS", "speed,strategies,ray,accuracy").split(",")
+LANDING = os.environ.get("INFER_BENCH_LANDING", str(data_dir() / "demo-full"))
+
+
+def run(report: Report) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    model = _champion(report)
+    if "speed" in PARTS:
+        _speed(report, model)
+    if "strategies" in PARTS:
+        _strategies(report)
+    if "ray" in PARTS:
+        _ray(report)
+    if "accuracy" in PARTS:
+        _accuracy(report)
+
+
+# --- the model ------------------------------------------------------------------------------------
+def _champion(report: Report) -> object:
+    """The registered champion as a pyfunc; trained on a synthetic default set when there is none."""
+    import mlflow
+    from ray_inference.pipeline import resolve_model
+    from ray_inference.settings import InferenceSettings
+
+    try:
+        resolved = resolve_model(InferenceSettings())
+    except Exception:
+        from behaviour_model.dataset import from_list
+        from behaviour_model.train import train
+
+        folder = SETS / "train-default"
+        synthetic.lesson_set(folder, 7, "train", 60, "default")
+        result = train(from_list(str(folder / "manifest.csv")), source=f"lessons:{folder}")
+        print(f"  trained {result.model_uri} on {len(result.train_lessons)} synthetic lessons", flush=True)
+        resolved = resolve_model(InferenceSettings())
+    print(f"  model {resolved.uri} ({resolved.feature_set})", flush=True)
+    return mlflow.pyfunc.load_model(resolved.uri)
+
+
+# --- speed on the 45-minute lesson ----------------------------------------------------------------------
+@dataclass
+class Timing:
+    cpu: float
+    wall: float
+    decode_cpu: float
+    decoded: int
+    points: int
+
+
+def _features_and_model(model: object, lesson: LessonInput) -> None:
+    x = extract(build(EXTRACTORS), lesson)
+    names = model.metadata.get_input_schema().input_names()
+    model.predict(pd.DataFrame(x, columns=names))
+
+
+def _pipeline_path(path: Path, model: object) -> Timing:
+    c0, w0 = time.process_time(), time.perf_counter()
+    lesson = read_lesson(str(path), DecodeOptions())
+    decode = time.process_time() - c0
+    f = lesson.frames
+    _features_and_model(model, LessonInput("bench", lesson.n_points, 6.0, f.images, f.times, f.points, f.slots, 2,
+                                           lesson.probe.audio, lesson.probe.audio_rate))
+    return Timing(time.process_time() - c0, time.perf_counter() - w0, decode, f.decoded, lesson.n_points)
+
+
+def _naive(path: Path, model: object) -> Timing:
+    """Every frame decoded to an RGB array; the pictures nearest the slot centres kept; same features."""
+    c0, w0 = time.process_time(), time.perf_counter()
+    opts = DecodeOptions()
+    with open_container(str(path), opts) as box:
+        p = probe(box, opts)  # the sound (decoded once) and the point count, as the pipeline has them
+        vs = box.streams.video[0]
+        box.seek(0, stream=vs)
+        n = p.n_points
+        centres = (np.arange(2 * n) + 0.5) * 3.0
+        wanted = {int(np.argmin(np.abs(p.frames - c))): i for i, c in enumerate(centres)}
+        images = np.empty((2 * n, opts.height, opts.width, 3), np.uint8)
+        decoded = 0
+        for i, frame in enumerate(box.decode(vs)):
+            rgb = frame.to_ndarray(format="rgb24")
+            decoded += 1
+            if i in wanted:
+                images[wanted[i]] = cv2.resize(rgb[:, :, ::-1], (opts.width, opts.height), interpolation=cv2.INTER_AREA)
+    decode = time.process_time() - c0
+    points = np.repeat(np.arange(n), 2)
+    _features_and_model(model, LessonInput("naive", n, 6.0, images, centres, points, np.tile([0, 1], n), 2, p.audio,
+                                           p.audio_rate))
+    return Timing(time.process_time() - c0, time.perf_counter() - w0, decode, decoded, n)
+
+
+def _speed(report: Report, model: object) -> None:
+    lesson = synthetic.bench_lesson(BENCH)
+    seconds = lesson.script.duration_s
+    fast = _pipeline_path(lesson.video, model)
+    naive = _naive(lesson.video, model)
+    note = f"{seconds / 60:.0f}-minute 1280x720 25 fps lesson, one core, CPU time (wall {{}} s)"
+    report.figure("naive: decode every frame + features + model", seconds / naive.cpu, "x real time",
+                  note=note.format(f"{naive.wall:.0f}") + f"; {naive.decoded:,} frames decoded, {naive.cpu:.0f} CPU s")
+    report.figure("pipeline path: keyframes + features + model", seconds / fast.cpu, "x real time",
+                  note=note.format(f"{fast.wall:.0f}") + f"; {fast.decoded:,} frames decoded, {fast.cpu:.1f} CPU s "
+                  f"(decoding {fast.decode_cpu:.1f})")
+    report.figure("speed-up of the pipeline over the naive baseline", seconds / fast.cpu, "x real time",
+                  baseline=seconds / naive.cpu, target=">= 20", note="same lesson, same features and model")
+    report.figure("pipeline: times real time per CPU core", seconds / fast.cpu, "x", target=">= 100",
+                  note=f"{fast.points} points in {fast.cpu:.1f} CPU s")
+    report.figure("pipeline decoding alone", seconds / fast.decode_cpu, "x real time per core",
+                  baseline=seconds / naive.decode_cpu, note="keyframe-aware reader + sound vs decoding every frame")
+
+
+# --- decoding strategies -------------------------------------------------------------------------------
+def _clip() -> Path:
+    return synthetic.bench_lesson(BENCH, minutes=10).video
+
+
+def _decode_only(path: Path, opts: DecodeOptions) -> tuple[float, int]:
+    c0 = time.process_time()
+    with open_container(str(path), opts) as box:
+        p = probe(box, opts)
+        frames = read_frames(box, p, opts)
+    return time.process_time() - c0, frames.decoded
+
+
+def _strategies(report: Report) -> None:
+    clip = _clip()
+    seconds = 600.0
+    base = None
+    for label, opts in [
+        ("full decode of every frame", DecodeOptions(strategy="full")),
+        ("exact frame per slot (seek + decode forward)", DecodeOptions(strategy="exact")),
+        ("keyframes, 2 per point (default)", DecodeOptions()),
+        ("keyframes, 1 per point", DecodeOptions(frames_per_point=1)),
+        ("keyframes, 2 per point, loop filter skipped", DecodeOptions(skip_loop_filter=True)),
+        ("keyframes, 2 per point, FFmpeg threads", DecodeOptions(threads=0)),
+    ]:
+        cpu, decoded = _decode_only(clip, opts)
+        base = base or seconds / cpu
+        report.figure(f"decode: {label}", seconds / cpu, "x real time per core", baseline=base,
+                      note=f"10-minute 720p clip with sound; {decoded:,} pictures decoded; {cpu:.1f} CPU s")
+
+
+# --- Ray: one lesson, and 1 vs 2 workers ---------------------------------------------------------------------
+def _ray(report: Report) -> None:
+    from ray_inference.pipeline import ensure_ray, run_inference
+    from ray_inference.settings import InferenceSettings
+
+    t0 = time.perf_counter()
+    ensure_ray(InferenceSettings())
+    report.figure("ray.init (local instance)", time.perf_counter() - t0, "s", note="start-up each chunk pays")
+    lesson = synthetic.bench_lesson(BENCH)
+    with tempfile.TemporaryDirectory() as lake:
+        s = run_inference([str(lesson.video)], lake_uri=lake, batch_id="bench",
+                          settings=InferenceSettings(featurizers=1))
+    report.figure("Ray pipeline, 45-minute lesson, 1 featurizer", lesson.script.duration_s / s.seconds,
+                  "x real time (wall)", note=f"{s.points} points in {s.seconds:.1f} s after {s.startup_seconds:.1f} s "
+                  "start-up; wall time on a shared machine")
+    clip = _clip()
+    with tempfile.TemporaryDirectory() as tmp:
+        copies = []
+        for i in range(4):  # four lessons: links to the same clip under different ids
+            target = Path(tmp) / f"clip-{i}.mp4"
+            os.symlink(clip, target)
+            copies.append(str(target))
+        rates = {}
+        for workers in (1, 2):
+            lake = Path(tmp) / f"lake{workers}"
+            s = run_inference(copies, lake_uri=str(lake), batch_id="bench",
+                              settings=InferenceSettings(featurizers=workers))
+            rates[workers] = 4 * 600.0 / s.seconds
+            shutil.rmtree(lake, ignore_errors=True)
+    report.figure("Ray, 4 x 10-minute lessons, 1 featurizer", rates[1], "x real time (wall)")
+    report.figure("Ray, 4 x 10-minute lessons, 2 featurizers vs 1", rates[2], "x real time (wall)", baseline=rates[1],
+                  target=">= 1.5", note=f"2 cores shared with other work (load {os.getloadavg()[0]:.1f})")
+
+
+# --- accuracy -----------------------------------------------------------------------------------------------
+def _accuracy(report: Report) -> None:
+    from behaviour_model.dataset import from_list
+    from behaviour_model.evaluate import evaluate_pipeline
+
+    for name, seed, preset, target in [("eval-default", 8, "default", 0.90), ("eval-hard", 9, "hard", 0.80)]:
+        folder = SETS / name
+        synthetic.lesson_set(folder, seed, name.replace("eval-", "eval"), 20, preset)
+        m = evaluate_pipeline(from_list(str(folder / "manifest.csv")))
+        _accuracy_figures(report, f"{preset} (20 held-out synthetic lessons)", m, target,
+                          0.08 if preset == "default" else None)
+    _demo_world(report)
+
+
+def _accuracy_figures(report: Report, label: str, m: dict, f1_target: float, mae_target: float | None) -> None:
+    per = ", ".join(f"{k.removeprefix('f1_')} {v:.3f}" for k, v in m.items() if k.startswith("f1_"))
+    report.figure(f"teacher macro-F1, {label}", m["teacher_macro_f1"], "", target=f">= {f1_target}",
+                  note=f"{m['points']} points; {per}; confusion {m['confusion']}")
+    report.figure(f"teacher Cohen's kappa, {label}", m["teacher_kappa"], "")
+    shares = ", ".join(f"{k.removeprefix('mae_share_')} {v:.3f}" for k, v in m.items() if k.startswith("mae_"))
+    report.figure(f"student share MAE, {label}", m["share_mae"], "", target=f"<= {mae_target}" if mae_target else None,
+                  note=shares)
+    report.figure(f"S/T agreement, {label}", m["st_agreement"], "")
+
+
+def _demo_world(report: Report) -> None:
+    """The demo world's video nights against the generator's per-point truth (lessons never used in training)."""
+    from behaviour_model.metrics import score
+
+    from ray_inference.pipeline import run_inference
+
+    truth_dir = Path(LANDING) / "_truth" / "points"
+    per_night = pd.Series([p.parent.parent.parent.name for p in Path(LANDING).glob("*/lessons/videos/*.mp4")])
+    nights = per_night.value_counts()
+    nights = sorted(nights[nights > 5].index)  # the video nights (gold lessons come one or two a night)
+    gold = {p.stem for p in Path(LANDING).glob("*/gold/*.csv")}  # trained on: never scored
+    if not truth_dir.exists() or not nights:
+        print(f"  (no generated landing zone with truth at {LANDING}: demo-world accuracy skipped)")
+        return
+    frames = []
+    quarantined = 0
+    with tempfile.TemporaryDirectory() as lake:
+        for night in nights:
+            truth = pq.read_table(truth_dir / f"{night}.parquet").to_pandas()
+            s = run_inference(str(Path(LANDING) / night), lake_uri=lake)
+            quarantined += s.quarantined
+            for path in (Path(lake) / "inference" / night / "behaviour_codes").glob("*.parquet"):
+                pred = pq.read_table(path).to_pandas()
+                frames.append(pred.merge(truth.astype({"lesson_id": str}), on=["lesson_id", "point_index"],
+                                         suffixes=("", "_true")))
+    if not frames:
+        return
+    joined = pd.concat(frames, ignore_index=True)
+    joined = joined[~joined["lesson_id"].isin(gold)]
+    cols = list(codes.share_columns())
+    m = score(joined["teacher_behaviour_true"].astype(str).to_numpy(), joined["teacher_behaviour"].to_numpy(),
+              joined[[f"{c}_true" for c in cols]].to_numpy(), joined[cols].to_numpy())
+    n = joined["lesson_id"].nunique()
+    _accuracy_figures(report, f"demo world video nights ({n} lessons, {quarantined} quarantined)", m, 0.90, 0.08)
