@@ -38,7 +38,8 @@ class SparkSettings(JiaoyanSettings):
                                          "action is looked for (gap_days is empty beyond it)")
     driver_check_max_lines: int = Field(default=200_000, ge=0, description="doubtful lines up to this many get "
                                         "their reference verdict in the driver; more go to the executors")
-    files_per_day: int = Field(default=1, ge=1, description="Parquet files per dataset partition")
+    files_per_day: int = Field(default=4, ge=1, description="Parquet files per day of the big datasets (clean "
+                               "events, trajectories), written and read back in parallel; the others get one")
 
 
 def build_session(settings: SparkSettings | None = None, app_name: str = "jiaoyan-activity") -> SparkSession:

@@ -72,9 +72,9 @@ def _participation(attendance: DataFrame, teachers: DataFrame) -> DataFrame:
     located = employer_on_day(attendance, ["activity_id", "member_id", FACT_DATE], teachers)
     totals = located.groupBy("activity_id").agg(
         F.sum("attendances").cast("int").alias("attendances"),
-        F.countDistinct("member_id").cast("int").alias("participants"),
-        F.countDistinct("university_id").cast("int").alias("participant_universities"),
-        F.countDistinct("school_id").cast("int").alias("participant_schools"),
+        facts.distinct_count("member_id").alias("participants"),
+        facts.distinct_count("university_id").alias("participant_universities"),
+        facts.distinct_count("school_id").alias("participant_schools"),
         F.min("first_ts").alias("first_attended_at"),
         F.max("last_ts").alias("last_attended_at"),
         F.min(FACT_DATE).alias("a_first"),

@@ -37,6 +37,14 @@ KNOWLEDGE_GRAPH_KINDS = tuple(r["code"] for r in codes.seed_rows("resource_kinds
                               if r["is_knowledge_graph"] == "true")
 
 
+EVENT_COLUMNS = (FACT_DATE, "event_id", "ts", "member_id", "vtro_id", "event_type", "object_id", "kind")
+
+
+def distinct_count(column: str) -> Column:
+    """Distinct non-null values; unlike several countDistinct in one aggregation, no row expansion."""
+    return F.size(F.collect_set(column)).cast("int")
+
+
 def _n(condition: Column) -> Column:
     return F.sum(F.when(condition, 1).otherwise(0)).cast("int")
 

@@ -20,6 +20,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -126,10 +127,13 @@ def _events(spark: SparkSession, report: RunReport, files: list[read.LogFile], b
 def _facts(spark: SparkSession, report: RunReport, changed: list[dt.date], batch_date: dt.date,
            landing_uri: str, lake_uri: str, settings: SparkSettings, timezone: str) -> None:
     """Step 5: everything derived from the clean events of the changed days."""
-    events = lake_io.read_days(spark, lake_uri, contracts.ACTIVITY_EVENTS_CLEAN, changed)
-    sessions = facts.sessions(events, settings.session_gap_minutes)
+    # the columns every fact needs, read once and kept for the six day facts and the activities
+    events = lake_io.read_days(spark, lake_uri, contracts.ACTIVITY_EVENTS_CLEAN, changed).select(
+        *facts.EVENT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
+    _write(report, facts.sessions(events, settings.session_gap_minutes), lake_uri, contracts.MEMBER_SESSIONS,
+           changed)
+    sessions = lake_io.read_days(spark, lake_uri, contracts.MEMBER_SESSIONS, changed)
     day_facts = {
-        contracts.MEMBER_SESSIONS: sessions,
         contracts.MEMBER_DAY: facts.member_day(events, sessions),
         contracts.MEMBER_DAY_KINDS: facts.member_day_kinds(events),
         contracts.VTRO_DAY: facts.vtro_day(events),
@@ -142,6 +146,7 @@ def _facts(spark: SparkSession, report: RunReport, changed: list[dt.date], batch
     rows, days = activities.rebuild(spark, lake_uri, events, changed, teachers, timezone,
                                     lambda frame: _materialise(frame, settings))
     _write(report, rows, lake_uri, contracts.ACTIVITIES, days)
+    events.unpersist()
     rows, days = research.trajectory(spark, lake_uri, min(changed), settings.trajectory_history_days)
     _write(report, rows, lake_uri, contracts.RESEARCH_TRAJECTORY, days, settings.files_per_day)
     terms = research.affected_periods(min(changed), max([*days, batch_date]))

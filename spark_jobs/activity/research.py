@@ -176,13 +176,13 @@ def _aggregate(rows: DataFrame, batch_date: dt.date) -> DataFrame:
     week = F.floor(F.datediff(F.col(FACT_DATE), F.col("_period_start")) / 7)
     grouped = rows.groupBy("term_code", "_term_start", "_period_start", "_period_end", "member_id").agg(
         F.count(F.lit(1)).cast("int").alias("actions"),
-        F.countDistinct("action").cast("int").alias("action_types"),
+        facts.distinct_count("action").alias("action_types"),
         *(F.sum(F.when(F.col("action") == code, 1).otherwise(0)).cast("int").alias(name) for code, name in (
             (facts.CREATED, "activities_created"), (facts.ATTENDED, "activities_attended"),
             (facts.PUBLISHED, "resources_published"), (facts.POSTED, "discussions_posted"),
             (facts.OBSERVED, "lessons_observed"), (facts.SCORED, "lessons_scored"))),
         F.sum(F.when(F.col("action").isin(list(CONTRIBUTIONS)), 1).otherwise(0)).alias("_contributions"),
-        F.countDistinct(week).cast("int").alias("active_weeks"),
+        F.size(F.collect_set(week)).cast("int").alias("active_weeks"),
         F.median("gap_days").alias("median_gap_days"),
         F.min("ts").alias("first_action_at"),
         F.max("ts").alias("last_action_at"),

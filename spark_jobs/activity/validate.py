@@ -30,8 +30,8 @@ from jiaoyan.contracts.sources import ACTIVITY_EVENTS
 from spark_jobs.activity import check
 
 CORRUPT = "_corrupt"
-TS_FORMAT = "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXX"
-# Only these timestamp spellings are decided natively; others go to the reference reader.
+# Only these timestamp spellings are decided natively (Spark's cast reads them exactly); others go to the
+# reference reader.
 TS_STRICT = r"^(19|20)\d{2}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
 # Values whose text Spark and Python may spell differently (booleans, floats): doubtful.
 AMBIGUOUS = r"^(true|false|-?[0-9]+\.[0-9]+([eE][-+]?[0-9]+)?|-?[0-9]+(\.[0-9]+)?[eE][-+]?[0-9]+)$"
@@ -50,8 +50,10 @@ EVENT_COLUMNS = ("event_id", "ts", "member_id", "vtro_id", "event_type", "object
 
 
 def json_schema() -> T.StructType:
-    """Every field read as text (typed and checked afterwards, like the reference), plus the corrupt record."""
-    fields = [T.StructField(f.name, T.StringType()) for f in ACTIVITY_EVENTS.fields]
+    """Every field read as text (typed and checked afterwards, like the reference) but attrs, plus the corrupt
+    record."""
+    # attrs is read as a map straight away: anything but an object there makes the line corrupt (so doubtful)
+    fields = [T.StructField(f.name, MAP_TYPE if _is_map(f) else T.StringType()) for f in ACTIVITY_EVENTS.fields]
     return T.StructType([*fields, T.StructField(CORRUPT, T.StringType())])
 
 
@@ -127,6 +129,7 @@ def parse(lines: DataFrame) -> DataFrame:
         value, checks = _field(spec, F.col("_j").getField(spec.name))
         typed[spec.name] = value
         ok.extend(checks)
+    typed["kind"] = typed["attrs"].getItem("kind")
     df = df.select("source_file", "line", "value", *(c.alias(n) for n, c in typed.items()), *[
         c.alias(f"_ok{i}") for i, c in enumerate(ok)])
     all_ok = functools.reduce(lambda a, b: a & b, [F.col(f"_ok{i}") for i in range(len(ok))])
@@ -142,52 +145,65 @@ def _json_ok() -> Column:
         & F.expr("is_valid_utf8(value)")
         & value.rlike(r"^\s*\{") & value.rlike(r"\}\s*$")
         & ~value.rlike(r"\}\s*\{")  # a second object glued on: Spark reads the first and ignores the rest
-        & (_count(value, "{") == _count(value, "}"))  # trailing "}" or "]" are ignored by Spark too
-        & (_count(value, "[") == _count(value, "]"))
-        & ~value.rlike(r'"attrs"\s*:\s*"')  # attrs given as a string: Spark would parse its text
+        # trailing "}" or "]" after the object are ignored by Spark too: openers and closers must balance
+        & (F.regexp_count(value, F.lit(r"[{\[]")) == F.regexp_count(value, F.lit(r"[}\]]")))
+        # any escape (\", \n, \u2028, …): attrs may be a JSON string whose text Spark would parse as the
+        # map, or a value may hide a line break that Java's "$" lets through; rare, so all doubtful
+        & (F.instr(value, "\\") == 0)
     )
-
-
-def _count(value: Column, char: str) -> Column:
-    return F.length(value) - F.length(F.regexp_replace(value, "\\" + char, ""))
 
 
 def _field(spec: Field, raw: Column) -> tuple[Column, list[Column]]:
     """The typed value of a field and the checks that must all hold for a native verdict."""
     if spec.type.equals(ACTIVITY_EVENTS.field("ts").type):
         return _timestamp(spec, raw)
-    if str(spec.type).startswith("map"):
+    if _is_map(spec):
         return _map(raw)
     value = F.when(raw != "", raw)
-    checks = [_null_ok(~raw.rlike(EDGE_SPACE)), _null_ok(~raw.rlike(AMBIGUOUS))]
+    checks = []
+    # a pattern or a list of allowed values already excludes edge spaces and ambiguous spellings
+    if spec.pattern is None and spec.allowed is None:
+        checks.append(_null_ok(~raw.rlike(EDGE_SPACE)))
+    if spec.allowed is None:
+        checks.append(_null_ok(~raw.rlike(AMBIGUOUS)))
     if spec.required:
         checks.append(value.isNotNull())
     if spec.allowed is not None:
         checks.append(_null_ok(value.isin(list(spec.allowed))))
     if spec.pattern is not None:
-        checks.append(_null_ok(value.rlike(spec.pattern)))
+        checks.append(_null_ok(value.rlike(_java_pattern(spec.pattern))))
     return value, checks
 
 
+def _java_pattern(pattern: str) -> str:
+    """The contract's pattern (RE2 semantics, as Arrow applies it) for Java: a final ``$`` there means the
+    end of the text, while Java's also matches before a final line break."""
+    return pattern[:-1] + r"\z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
+
+
 def _timestamp(spec: Field, raw: Column) -> tuple[Column, list[Column]]:
-    parsed = F.try_to_timestamp(raw, F.lit(TS_FORMAT))
+    parsed = F.when(raw.rlike(TS_STRICT), raw.try_cast("timestamp"))  # the cast is exact on the strict form
     checks = [_null_ok(raw.rlike(TS_STRICT) & parsed.isNotNull())]
     if spec.required:
         checks.append(parsed.isNotNull())
     return parsed, checks
 
 
-def _map(raw: Column) -> tuple[Column, list[Column]]:
-    """attrs: an object becomes a map of strings; anything else is empty, as in the reference."""
-    parsed = F.when(raw.startswith("{"), F.from_json(raw, MAP_TYPE))
+def _map(parsed: Column) -> tuple[Column, list[Column]]:
+    """attrs, already a map of strings: values Python would spell differently (null → "None", nested
+    objects, booleans, floats) are doubtful."""
     odd = F.exists(F.map_values(parsed), lambda v: v.isNull() | v.rlike(AMBIGUOUS) | v.startswith("{")
                    | v.startswith("["))
-    return parsed, [_null_ok(~odd), _null_ok(~(raw.startswith("{") & parsed.isNull()))]
+    return parsed, [_null_ok(~odd)]
+
+
+def _is_map(spec: Field) -> bool:
+    return str(spec.type).startswith("map")
 
 
 def _kind_ok() -> Column:
     """attrs.kind is present and allowed for event types that need it."""
-    kind = F.col("attrs").getItem("kind")
+    kind = F.col("kind")
     condition = F.lit(True)
     for event_type, allowed in kind_rules().items():
         condition = F.when(F.col("event_type") == event_type, _true(kind.isin(list(allowed)))).otherwise(condition)

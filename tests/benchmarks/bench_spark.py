@@ -67,6 +67,9 @@ def run(report: object) -> None:
     report.figure("spark throughput (job, excl. session start-up)", lines / spark["seconds"], "events/s",
                   baseline=lines / base["seconds"], target=">= 0.333", note=note)
     report.figure("spark job seconds", spark["seconds"], "s")
+    report.figure("CPU seconds per million events, spark (session start-up included)",
+                  spark["cpu_seconds"] / lines * 1e6, "CPU-s", baseline=base["cpu_seconds"] / lines * 1e6,
+                  target="<= 3", note="load-independent: what each side cost the machine")
     report.figure("spark session start-up", spark["startup"], "s")
     report.figure("spark throughput incl. start-up", lines / (spark["seconds"] + spark["startup"]), "events/s",
                   baseline=lines / base["seconds"], target=">= 0.333")
@@ -74,6 +77,51 @@ def run(report: object) -> None:
     report.figure("baseline throughput (pandas/pyarrow, 1 core)", lines / base["seconds"], "events/s")
     report.figure("baseline seconds", base["seconds"], "s")
     report.figure("baseline peak RSS", base["peak_rss"] / 2**30, "GiB")
+    rate = _postgres_lesson_rate()
+    if rate is not None:
+        report.figure("PostgreSQL: behaviour points aggregated into per-lesson metrics", rate, "points/s",
+                      note=f"{LESSON_POINTS:,} points, 450 a lesson: Rt, Ch (runs via lag), mean shares, counts; "
+                      "the decision to keep lesson metrics (and their backfill) in dbt rests on it")
+
+
+LESSON_POINTS = 10_000_000
+LESSON_SQL = """
+select count(*) from (
+  select lesson_id, count(*) as n, avg((st_code = 'T')::int) as rt,
+         (sum((st_code is distinct from prev)::int) - 1)::float / count(*) as ch,
+         avg(s1), avg(s2), avg(s3), avg(s4), avg(s5),
+         sum((teacher_behaviour = 'lecturing')::int), sum((teacher_behaviour = 'interaction')::int)
+  from (select *, lag(st_code) over (partition by lesson_id order by point_index) as prev from bench_points) x
+  group by lesson_id) y
+"""
+
+
+def _postgres_lesson_rate() -> float | None:
+    """Points/s of the per-lesson aggregation in the configured warehouse (None when it is not up)."""
+    import psycopg
+
+    from jiaoyan.settings import get_settings
+
+    url = get_settings().warehouse_url
+    if not url:
+        return None
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError:
+        return None
+    with conn:
+        conn.execute(f"""
+            create temp table bench_points as
+            select 'L' || (i / 450) as lesson_id, (i % 450)::int as point_index,
+                   (array['lecturing', 'blackboard_writing', 'patrolling', 'interaction'])[1 + (i * 7 % 4)]
+                       as teacher_behaviour,
+                   random()::real as s1, random()::real as s2, random()::real as s3, random()::real as s4,
+                   random()::real as s5, case when (i * 13) % 3 = 0 then 'S' else 'T' end as st_code
+            from generate_series(0, {LESSON_POINTS} - 1) as i""")
+        conn.execute("analyze bench_points")
+        started = time.monotonic()
+        conn.execute(LESSON_SQL).fetchone()
+        return LESSON_POINTS / (time.monotonic() - started)
 
 
 def _ensure_data(landing: Path) -> dict:
@@ -115,11 +163,15 @@ def _measure(command: list[str]) -> dict:
     shutil.rmtree(out_dir, ignore_errors=True)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     peak = [0]
+    cpu: dict[int, float] = {}  # per process of the tree, the CPU seconds last seen
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss(process.pid))
+            rss, seconds = _tree_usage(process.pid)
+            peak[0] = max(peak[0], rss)
+            for pid, used in seconds.items():
+                cpu[pid] = max(cpu.get(pid, 0.0), used)
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -131,13 +183,15 @@ def _measure(command: list[str]) -> dict:
         raise RuntimeError(f"{' '.join(command)} failed with {process.returncode}")
     result = json.loads(stdout.strip().splitlines()[-1])
     result["peak_rss"] = peak[0]
+    result["cpu_seconds"] = sum(cpu.values())
     result["rows"] = _rows(out_dir)
-    print(f"  {result['name']}: {result['seconds']:.1f} s, peak RSS {peak[0] / 2**30:.2f} GiB", flush=True)
+    print(f"  {result['name']}: {result['seconds']:.1f} s, {result['cpu_seconds']:.0f} CPU-s, "
+          f"peak RSS {peak[0] / 2**30:.2f} GiB", flush=True)
     return result
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (from /proc)."""
+def _tree_usage(pid: int) -> tuple[int, dict[int, float]]:
+    """Resident bytes of a process and all its descendants, and each one's CPU seconds (from /proc)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -146,17 +200,20 @@ def _tree_rss(pid: int) -> int:
                 children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
             except OSError:
                 continue
-    total, stack = 0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    rss, cpu, stack = 0, {}, [pid]
     while stack:
         current = stack.pop()
         stack.extend(children.get(current, []))
         try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu[current] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+                    rss += int(line.split()[1]) * 1024
         except OSError:
             continue
-    return total
+    return rss, cpu
 
 
 def _rows(lake: Path) -> dict[str, int]:
@@ -232,6 +289,7 @@ def _baseline(landing: Path, lake: Path) -> dict:
 
 
 def _read_valid(folder: Path) -> tuple[DataFrame, int]:
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -247,7 +305,9 @@ def _read_valid(folder: Path) -> tuple[DataFrame, int]:
         good = good.drop_columns(["attrs"]).append_column("kind", kind).append_column(
             "source_file", pa.array([f"activity/{path.name}"] * good.num_rows))
         tables.append(good)
-    frame = pa.concat_tables(tables).to_pandas()
+    # Arrow-backed strings: 10 million events as Python str objects would not fit beside the other jobs
+    frame = pa.concat_tables(tables).to_pandas(
+        types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_string(t) else None)
     return frame.rename(columns={v.LINE: "line"}), quarantined
 
 
@@ -337,8 +397,10 @@ def _activities(kept: DataFrame, attendance: DataFrame, teachers: DataFrame) -> 
         creator_id=("member_id", "first"), created_at=("ts", "first"), c_kind=("kind", "first"),
         c_vtro=("vtro_id", "first"), c_date=("fact_date", "first"))
     located = pd.merge_asof(
-        attendance.assign(_day=pd.to_datetime(attendance["fact_date"])).sort_values("_day"),
-        teachers.assign(_day=pd.to_datetime(teachers["valid_from"])).sort_values("_day")[
+        attendance.assign(_day=pd.to_datetime(attendance["fact_date"]),
+                          member_id=attendance["member_id"].astype(object)).sort_values("_day"),
+        teachers.assign(_day=pd.to_datetime(teachers["valid_from"]),
+                        teacher_id=teachers["teacher_id"].astype(object)).sort_values("_day")[
             ["teacher_id", "_day", "university_id", "school_id"]],
         on="_day", left_by="member_id", right_by="teacher_id")
     totals = located.groupby("activity_id").agg(
@@ -349,7 +411,9 @@ def _activities(kept: DataFrame, attendance: DataFrame, teachers: DataFrame) -> 
     modal = attendance.groupby(["activity_id", "kind"])["attendances"].sum().reset_index().sort_values(
         ["activity_id", "attendances", "kind"], ascending=[True, False, True]).groupby("activity_id").first()
     both = created.join(totals, how="outer").join(modal["kind"].rename("a_kind"), how="left")
-    both["fact_date"] = both[["c_date", "a_first"]].min(axis=1)
+    both["fact_date"] = pd.to_datetime(both["c_date"]).fillna(pd.to_datetime(both["a_first"])).where(
+        pd.to_datetime(both["c_date"]).le(pd.to_datetime(both["a_first"])) | both["a_first"].isna(),
+        pd.to_datetime(both["a_first"])).dt.date
     both["kind"] = both["c_kind"].fillna(both["a_kind"])
     both["cross_university"] = both["participant_universities"].fillna(0) >= 2
     return both.reset_index()

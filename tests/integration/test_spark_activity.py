@@ -299,6 +299,13 @@ def _tricky_lines() -> bytes:
         "{}",
         '{"event_id":"e19",' + ok + ',"event_type":"logged_in"}\r',
         '{"event_id":"e20",' + ok + ',"event_type":"logged_in","object_id":"讨论区"}',
+        '{"event_id":"e22\\n",' + ok + ',"event_type":"logged_in","object_id":"x\\u2028"}',
+        '{"event_id":"e23",' + ok + ',"event_type":"logged_in","object_id":"y\u2029"}',
+        '{"event_id":"e24",' + ok + ',"event_type":"logged_in","attrs":[1,2]}',
+        '{"event_id":"e25",' + ok + ',"event_type":"logged_in","attrs":7}',
+        '{"event_id":"e26",' + ok + ',"event_type":"logged_in","attrs":null}',
+        '{"event_id":"e27","ts":"2026-11-19T09:00:00.123456+05:30","member_id":"T1","event_type":"logged_in"}',
+        '{"event_id":"e28","ts":"2026-11-19T24:00:00+08:00","member_id":"T1","event_type":"logged_in"}',
     ]
     encoded = [line.encode() for line in lines]
     encoded.append(b'{"event_id":"e14",' + ok.encode() + b',"event_type":"logged_in","object_id":"a\xffb"}')
