@@ -210,15 +210,17 @@ def points_complete(contract: Contract, batch_id: str) -> Expectation:
     by_run = ""
     if {"model_name", "model_version"} <= set(run):
         by_run = f"""
-        left join lateral (
-            select lr.n_points from raw.{src.LESSON_RUNS.name} as lr
-            where lr.lesson_id = r.lesson_id and lr.model_name = r.model_name and lr.model_version = r.model_version
-              and lr.n_points is not null
-            order by lr._loaded_at desc limit 1
-        ) as lr on true"""
+        left join (
+            select distinct on (lr.lesson_id, lr.model_name, lr.model_version)
+                   lr.lesson_id, lr.model_name, lr.model_version, lr.n_points
+            from raw.{src.LESSON_RUNS.name} as lr
+            where lr.n_points is not null and lr.lesson_id in (select lesson_id from runs)
+            order by lr.lesson_id, lr.model_name, lr.model_version, lr._loaded_at desc
+        ) as lr on lr.lesson_id = r.lesson_id and lr.model_name = r.model_name and lr.model_version = r.model_version"""
     expected = "coalesce(lr.n_points, floor(mf.duration_s / {interval}))" if by_run else \
         "floor(mf.duration_s / {interval})"
     expected = expected.format(interval=interval)
+    # history is read by hash joins over lesson-sized tables (runs, manifest), never per row
     query = f"""
         with runs as (
             select {", ".join(f"b.{k}" for k in run)}, count(*) as n_points, min(b._source_file) as _source_file
@@ -233,10 +235,12 @@ def points_complete(contract: Contract, batch_id: str) -> Expectation:
             select r.*, {expected} as expected_points, coalesce(q.n, 0) as quarantined_points
             from runs as r
             left join quarantined as q on q.lesson_id = r.lesson_id{by_run}
-            left join lateral (
-                select m.duration_s from raw.{src.LESSON_MANIFEST.name} as m
-                where m.lesson_id = r.lesson_id order by m._loaded_at desc limit 1
-            ) as mf on true
+            left join (
+                select distinct on (m.lesson_id) m.lesson_id, m.duration_s
+                from raw.{src.LESSON_MANIFEST.name} as m
+                where m.lesson_id in (select lesson_id from runs)
+                order by m.lesson_id, m._loaded_at desc
+            ) as mf on mf.lesson_id = r.lesson_id
         )
         select {", ".join(run)}, n_points, quarantined_points, expected_points::int as expected_points, _source_file
         from expected
@@ -421,12 +425,15 @@ def batch_reconciled(b: str) -> Expectation:
 
 
 def lessons_coded(b: str) -> list:
+    # codes come with or after their lesson's manifest (the loader refuses codes of unknown lessons), so only
+    # batches from this one on are probed, through the _batch_id index: never a scan of every point ever loaded
     uncoded = f"""
         select m.lesson_id, m.video_uri, m._source_file, m._line
         from {{batch}} as x
         join raw.{src.LESSON_MANIFEST.name} as m on m._batch_id = x.batch_id
         where x.batch_id = {b}
-          and not exists (select 1 from raw.{src.BEHAVIOUR_CODES.name} as c where c.lesson_id = m.lesson_id)
+          and not exists (select 1 from raw.{src.BEHAVIOUR_CODES.name} as c
+                          where c._batch_id >= x.batch_id and c.lesson_id = m.lesson_id)
           and not exists (select 1 from raw.{src.LESSON_RUNS.name} as r
                           where r.lesson_id = m.lesson_id and r.status = 'quarantined')"""
     none_coded = f"""
@@ -437,7 +444,7 @@ def lessons_coded(b: str) -> list:
         group by x.batch_id
         having not exists (select 1 from raw.{src.BEHAVIOUR_CODES.name} as c
                            join raw.{src.LESSON_MANIFEST.name} as m2 on m2.lesson_id = c.lesson_id
-                           where m2._batch_id = {b})"""
+                           where c._batch_id >= {b} and m2._batch_id = {b})"""
     return [
         rule("batch.codes_present", none_coded,
              "a night with lessons in its manifest has behaviour codes for them",
