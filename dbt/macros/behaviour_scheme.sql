@@ -65,3 +65,21 @@
         ('student_student_interaction', 'mean_share_student_interaction'),
     ]) }}
 {%- endmacro %}
+
+{#-
+    One row holding the seed's scheme as arrays in seed order — teacher codes with their S/T and attention flags,
+    student codes with their S/T, participation and attention flags — for per-point classification by array
+    lookups (`scheme.student_codes[position]`) instead of joins: the point-level models read it as a
+    `materialized` CTE, computed once per query.
+-#}
+{% macro behaviour_scheme_arrays() -%}
+    select
+        array_agg(code order by position) filter (where actor = 'teacher') as teacher_codes,
+        array_agg(st_code = 'S' order by position) filter (where actor = 'teacher') as teacher_is_s,
+        array_agg(in_attention order by position) filter (where actor = 'teacher') as teacher_in_attention,
+        array_agg(code order by position) filter (where actor = 'student') as student_codes,
+        array_agg(st_code = 'S' order by position) filter (where actor = 'student') as student_is_s,
+        array_agg(in_participation::int order by position) filter (where actor = 'student') as participation_flags,
+        array_agg(in_attention::int order by position) filter (where actor = 'student') as attention_flags
+    from {{ ref('behaviour_codes') }}
+{%- endmacro %}

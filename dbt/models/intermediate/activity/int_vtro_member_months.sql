@@ -25,8 +25,7 @@ touched_months as (
 
     select distinct date_trunc('month', member_days.activity_date)::date as activity_month
     from member_days
-    where {{ loaded_since('member_days', 'member_day_kinds',
-                          "(select coalesce(max(loaded_at), '-infinity'::timestamptz) from " ~ this ~ ")") }}
+    where {{ loaded_since('member_days', 'member_day_kinds', watermark()) }}
 
 ),
 {% endif %}

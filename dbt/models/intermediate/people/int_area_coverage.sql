@@ -1,5 +1,7 @@
 -- Teacher coverage of an area in a term — teachers with at least one analysed lesson / teachers — for all teachers
 -- and by group, with the previous term's coverage; suppressed for groups under min_group_teachers teachers.
+{{ config(materialized='table') }}
+
 with
 
 area_teachers as (

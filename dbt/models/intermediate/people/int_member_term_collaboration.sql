@@ -32,19 +32,13 @@ activities as (
 ),
 
 {% if is_incremental() %}
-watermark as (
-
-    select coalesce(max(loaded_at), '-infinity'::timestamptz) as loaded_at from {{ this }}
-
-),
-
 touched_terms as (
 
     select distinct terms.term_code
     from attendance
     inner join terms
         on attendance.attended_on between terms.period_start and terms.period_end
-    where {{ loaded_since('attendance', 'activity_attendance', '(select loaded_at from watermark)') }}
+    where {{ loaded_since('attendance', 'activity_attendance', watermark()) }}
 
     union
 
@@ -52,7 +46,7 @@ touched_terms as (
     from activities
     inner join terms
         on activities.last_event_date between terms.period_start and terms.period_end
-    where activities.loaded_at > (select loaded_at from watermark)
+    where activities.loaded_at > {{ watermark() }}
 
 ),
 {% endif %}

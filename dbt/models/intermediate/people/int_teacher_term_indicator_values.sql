@@ -1,6 +1,8 @@
 -- The portrait indicators of int_teacher_term_metrics as rows (teacher × term × indicator), the shape peer norms,
 -- strengths and weaknesses, changes and region distributions are computed on. Indicators and their labels come
 -- from the seed metric_definitions; a teacher without a value for an indicator (no lesson, no score) has no row.
+{{ config(materialized='table') }}
+
 with
 
 metrics as (

@@ -1,11 +1,14 @@
 -- The teachers a term's portraits are about: every school teacher with a version valid during the term, described by
 -- the version valid at the term's end (or the last one during the term) and that version's school as of then.
--- Grain: teacher × term. Teachers without an analysed lesson are here too (coverage counts them).
+-- Grain: teacher × term, for the terms that have begun by the latest lesson in the warehouse (a future term has no
+-- portrait, and must not raise coverage alerts). Teachers without an analysed lesson are here too (coverage counts
+-- them).
 with
 
 terms as (
 
     select * from {{ ref('dim_terms') }}
+    where term_start <= (select max(lesson_date) from {{ ref('fct_lessons') }})
 
 ),
 

@@ -1,68 +1,38 @@
 -- The 6-second points of every lesson run, classified: dominant student behaviour, S/T code from the seed's mapping,
 -- participation / consistency / attention shares, S/T switches and the cumulative S-T curve.
--- Incremental (delete+insert by lesson run): a night processes only the lesson runs whose latest delivery is not
--- in the table yet, reading their raw rows through the raw table's batch index; the unique (lesson_run_id,
--- point_index) btree keeps one lesson's points together, so a region year (~50 M points) stays fast to read by lesson.
+-- Incremental (delete+insert by lesson run): a night processes only the lesson runs delivered after the table's
+-- latest loaded_at, reading their raw rows through the raw table's batch index. Storage: rows are written in load
+-- order (the window below sorts by delivery, then lesson run, then point), so a lesson's points sit together and
+-- time ranges are contiguous; the unique (lesson_run_id, point_index) btree reads one lesson of a region year
+-- (~50 M points) in milliseconds, and a btree on loaded_at (a few thousand distinct values, so
+-- deduplicated and small) gives the watermark at once and lets the nightly data tests skip the history.
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='lesson_run_id',
         on_schema_change='fail',
-        indexes=[{'columns': ['lesson_run_id', 'point_index'], 'unique': true}],
+        indexes=[
+            {'columns': ['lesson_run_id', 'point_index'], 'unique': true},
+            {'columns': ['loaded_at']},
+        ],
         pre_hook="set local work_mem = '" ~ var('heavy_work_mem') ~ "'",
     )
 }}
 
 with
 
-behaviour_codes as (
+scheme as materialized (
 
-    select * from {{ ref('behaviour_codes') }}
-
-),
-
-teacher_behaviours as (
-
-    select code, st_code, in_attention
-    from behaviour_codes
-    where actor = 'teacher'
-
-),
-
-student_behaviours as (
-
-    select code, position, st_code
-    from behaviour_codes
-    where actor = 'student'
-
-),
-
-student_flags as (
-
-    -- integer flags in seed order, to weight the share columns
-    select
-        array_agg(in_participation::int order by position) as participation_flags,
-        array_agg(in_attention::int order by position) as attention_flags
-    from behaviour_codes
-    where actor = 'student'
+    -- the seed's scheme as arrays, computed once: per-point lookups instead of joins
+    {{ behaviour_scheme_arrays() }}
 
 ),
 
 lesson_runs as (
 
     select lesson_run_id, lesson_id, model_name, model_version, batch_id, loaded_at
-    from {{ ref('fct_lesson_runs') }} as runs
-    {% if is_incremental() %}
-    -- runs whose latest delivery is not here yet (robust to a build that stopped half way)
-    where not exists (
-        select 1
-        from {{ this }} as points
-        where points.lesson_run_id = runs.lesson_run_id
-          and points.point_index = runs.first_point_index
-          and points.loaded_at = runs.loaded_at
-    )
-    {% endif %}
+    from ({{ pending_lesson_runs() }}) as runs
 
 ),
 
@@ -80,44 +50,55 @@ codes as (
         and codes.batch_id = lesson_runs.batch_id
         and codes.loaded_at = lesson_runs.loaded_at
     {% if is_incremental() %}
-    where codes.batch_id in (select distinct batch_id from lesson_runs)
+    -- the pending runs' batches as constants, so the raw rows are read through the _batch_id index
+    where codes.batch_id in ({{ constant_list(
+        'select distinct batch_id from ' ~ ref('fct_lesson_runs') ~ ' where loaded_at > ' ~ watermark()) }})
     {% endif %}
+
+),
+
+positioned as (
+
+    select
+        codes.*,
+        array_position(scheme.teacher_codes, codes.teacher_behaviour) as teacher_position,
+        {{ dominant_student_position('codes') }} as dominant_position
+
+    from codes
+    cross join scheme
 
 ),
 
 classified as (
 
     select
-        codes.lesson_run_id,
-        codes.point_index,
-        codes.point_index / {{ var('window_points') }} as window_index,
-        codes.t_start_s,
-        codes.teacher_behaviour,
-        codes.teacher_prob,
+        positioned.lesson_run_id,
+        positioned.point_index,
+        positioned.point_index / {{ var('window_points') }} as window_index,
+        positioned.t_start_s,
+        positioned.teacher_behaviour,
+        positioned.teacher_prob,
         {% for code, column in student_behaviour_columns() -%}
-        codes.{{ column }},
+        positioned.{{ column }},
         {% endfor -%}
-        codes.students_seen,
-        codes.audio_present,
-        dominant.code as dominant_student_behaviour,
+        positioned.students_seen,
+        positioned.audio_present,
+        scheme.student_codes[positioned.dominant_position] as dominant_student_behaviour,
         case
-            when teacher_behaviours.st_code = 'S' or dominant.st_code = 'S' then 'S'
+            when scheme.teacher_is_s[positioned.teacher_position] or scheme.student_is_s[positioned.dominant_position]
+                then 'S'
             else 'T'
         end as st_code,
-        {{ flagged_student_share('student_flags.participation_flags', 'codes') }} as participation_share,
-        {{ largest_student_share('codes') }} as consistency_share,
+        {{ flagged_student_share('scheme.participation_flags', 'positioned') }} as participation_share,
+        {{ largest_student_share('positioned') }} as consistency_share,
         case
-            when teacher_behaviours.in_attention
-                then {{ flagged_student_share('student_flags.attention_flags', 'codes') }}
+            when scheme.teacher_in_attention[positioned.teacher_position]
+                then {{ flagged_student_share('scheme.attention_flags', 'positioned') }}
         end as attention_share,
-        codes.loaded_at
+        positioned.loaded_at
 
-    from codes
-    cross join student_flags
-    left join teacher_behaviours
-        on codes.teacher_behaviour = teacher_behaviours.code
-    left join student_behaviours as dominant
-        on dominant.position = {{ dominant_student_position('codes') }}
+    from positioned
+    cross join scheme
 
 ),
 
@@ -132,7 +113,8 @@ sequenced as (
 
     from classified
     window lesson_so_far as (
-        partition by lesson_run_id order by point_index rows between unbounded preceding and current row
+        -- loaded_at is constant within a lesson run; leading with it writes the rows in load order
+        partition by loaded_at, lesson_run_id order by point_index rows between unbounded preceding and current row
     )
 
 ),

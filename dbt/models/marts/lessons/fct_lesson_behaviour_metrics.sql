@@ -24,6 +24,10 @@ points as (
     select points.*
     from {{ ref('fct_behaviour_points') }} as points
     inner join lesson_runs using (lesson_run_id)
+    {% if is_incremental() %}
+    -- the pending runs' points are the ones loaded after the watermark: read through the loaded_at index
+    where points.loaded_at > {{ watermark() }}
+    {% endif %}
 
 ),
 

@@ -20,8 +20,7 @@ codes as (
 
     select * from {{ ref('stg_jiaoyan__behaviour_codes') }} as codes
     {% if is_incremental() %}
-    where {{ loaded_since('codes', 'behaviour_codes',
-                          "(select coalesce(max(loaded_at), '-infinity'::timestamptz) from " ~ this ~ ")") }}
+    where {{ loaded_since('codes', 'behaviour_codes', watermark()) }}
     {% endif %}
 
 ),

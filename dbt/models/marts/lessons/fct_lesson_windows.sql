@@ -7,7 +7,7 @@
         incremental_strategy='delete+insert',
         unique_key='lesson_run_id',
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['lesson_run_id', 'window_index'], 'unique': true}],
+        indexes=[{'columns': ['lesson_run_id', 'window_index'], 'unique': true}, {'columns': ['loaded_at']}],
     )
 }}
 
@@ -15,7 +15,7 @@ with
 
 lesson_runs as (
 
-    {{ pending_lesson_runs(key_filter='window_index = 0') }}
+    {{ pending_lesson_runs() }}
 
 ),
 
@@ -24,6 +24,10 @@ points as (
     select points.*
     from {{ ref('fct_behaviour_points') }} as points
     inner join lesson_runs using (lesson_run_id)
+    {% if is_incremental() %}
+    -- the pending runs' points are the ones loaded after the watermark: read through the loaded_at index
+    where points.loaded_at > {{ watermark() }}
+    {% endif %}
 
 ),
 

@@ -6,7 +6,7 @@
         incremental_strategy='delete+insert',
         unique_key='lesson_run_id',
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['lesson_run_id']}],
+        indexes=[{'columns': ['lesson_run_id']}, {'columns': ['loaded_at']}],
     )
 }}
 
@@ -32,6 +32,10 @@ points as (
     from {{ ref('fct_behaviour_points') }} as points
     inner join lesson_runs using (lesson_run_id)
     where points.previous_teacher_behaviour is not null
+    {% if is_incremental() %}
+      -- the pending runs' points are the ones loaded after the watermark: read through the loaded_at index
+      and points.loaded_at > {{ watermark() }}
+    {% endif %}
 
 ),
 

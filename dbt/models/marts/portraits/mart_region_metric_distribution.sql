@@ -2,6 +2,8 @@
 -- district or school) in a term, for all teachers and for the groups the portrait compares (urban, rural, weak
 -- schools, other schools). A group of fewer than min_group_teachers teachers with a value is suppressed: its
 -- statistics are null and is_suppressed is true.
+{{ config(pre_hook="set local work_mem = '" ~ var('heavy_work_mem') ~ "'") }}
+
 with
 
 area_teachers as (
@@ -25,7 +27,7 @@ definitions as (
 grouped as (
 
     select area_teachers.area_level, area_teachers.area_code, area_teachers.term_code, groups.group_code,
-        values_.indicator_code, values_.value, area_teachers.teacher_id
+        values_.indicator_code, values_.value
 
     from area_teachers
     inner join values_ using (teacher_id, term_code)
@@ -38,6 +40,8 @@ grouped as (
             ('other_school', not area_teachers.is_weak_school)
     ) as groups (group_code, is_member)
     where groups.is_member
+      -- a school is urban or rural, weak or not: at school level only the whole school is a group
+      and (area_teachers.area_level <> 'school' or groups.group_code = 'all')
 
 ),
 
@@ -49,13 +53,10 @@ statistics as (
         term_code,
         group_code,
         indicator_code,
-        count(distinct teacher_id) as n_teachers,
+        count(*) as n_teachers,  -- one value per teacher, term and indicator
         avg(value) as mean_value,
-        percentile_cont(0.1) within group (order by value) as p10,
-        percentile_cont(0.25) within group (order by value) as p25,
-        percentile_cont(0.5) within group (order by value) as median_value,
-        percentile_cont(0.75) within group (order by value) as p75,
-        percentile_cont(0.9) within group (order by value) as p90
+        -- one sort per group for all five quantiles
+        percentile_cont(array[0.1, 0.25, 0.5, 0.75, 0.9]) within group (order by value) as quantiles
 
     from grouped
     group by area_level, area_code, term_code, group_code, indicator_code
@@ -73,8 +74,9 @@ final as (
         definitions.name_zh as indicator_name_zh,
         statistics.n_teachers < {{ var('min_group_teachers') }} as is_suppressed,
         {{ suppress('statistics.n_teachers', 'statistics.n_teachers') }} as n_teachers,
-        {% for column in ['mean_value', 'p10', 'p25', 'median_value', 'p75', 'p90'] -%}
-        {{ suppress(metric_round('statistics.' ~ column), 'statistics.n_teachers') }} as {{ column }}{{ ',' if not loop.last }}
+        {{ suppress(metric_round('statistics.mean_value'), 'statistics.n_teachers') }} as mean_value,
+        {% for column in ['p10', 'p25', 'median_value', 'p75', 'p90'] -%}
+        {{ suppress(metric_round('statistics.quantiles[' ~ loop.index ~ ']'), 'statistics.n_teachers') }} as {{ column }}{{ ',' if not loop.last }}
         {% endfor %}
 
     from statistics

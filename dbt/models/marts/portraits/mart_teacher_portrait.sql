@@ -29,19 +29,22 @@ modes as (
 
 ),
 
-strengths as (
+extremes as (
 
-    select teacher_id, term_code, indicator_code, indicator_name_zh, z_score
+    -- the strength and the weakness of each teacher-term, in one pass over the indicators
+    select
+        teacher_id,
+        term_code,
+        max(indicator_code) filter (where is_strength) as strength_indicator,
+        max(indicator_name_zh) filter (where is_strength) as strength_indicator_name_zh,
+        max(z_score) filter (where is_strength) as strength_z_score,
+        max(indicator_code) filter (where is_weakness) as weakness_indicator,
+        max(indicator_name_zh) filter (where is_weakness) as weakness_indicator_name_zh,
+        min(z_score) filter (where is_weakness) as weakness_z_score
+
     from indicators
-    where is_strength
-
-),
-
-weaknesses as (
-
-    select teacher_id, term_code, indicator_code, indicator_name_zh, z_score
-    from indicators
-    where is_weakness
+    where is_strength or is_weakness
+    group by teacher_id, term_code
 
 ),
 
@@ -49,19 +52,15 @@ with_mode as (
 
     select
         metrics.*,
+        -- the most frequent mode; ties go to the earlier rule (practice, lecture, dialogue, mixed)
         case
             when metrics.n_lessons_analysed = 0 then null
-            else (
-                select mode
-                from (values
-                    ('practice', metrics.n_practice_lessons, 1),
-                    ('lecture', metrics.n_lecture_lessons, 2),
-                    ('dialogue', metrics.n_dialogue_lessons, 3),
-                    ('mixed', metrics.n_mixed_lessons, 4)
-                ) as counts (mode, n, rule_order)
-                order by n desc, rule_order
-                limit 1
-            )
+            when metrics.n_practice_lessons >= greatest(metrics.n_lecture_lessons, metrics.n_dialogue_lessons,
+                                                         metrics.n_mixed_lessons) then 'practice'
+            when metrics.n_lecture_lessons >= greatest(metrics.n_dialogue_lessons, metrics.n_mixed_lessons)
+                then 'lecture'
+            when metrics.n_dialogue_lessons >= metrics.n_mixed_lessons then 'dialogue'
+            else 'mixed'
         end as most_frequent_teaching_mode
 
     from metrics
@@ -126,12 +125,12 @@ final as (
         with_mode.research_potential,
 
         ---------- against peers
-        strengths.indicator_code as strength_indicator,
-        strengths.indicator_name_zh as strength_indicator_name_zh,
-        strengths.z_score as strength_z_score,
-        weaknesses.indicator_code as weakness_indicator,
-        weaknesses.indicator_name_zh as weakness_indicator_name_zh,
-        weaknesses.z_score as weakness_z_score,
+        extremes.strength_indicator,
+        extremes.strength_indicator_name_zh,
+        extremes.strength_z_score,
+        extremes.weakness_indicator,
+        extremes.weakness_indicator_name_zh,
+        extremes.weakness_z_score,
 
         ---------- change against the previous term
         terms.previous_term_code,
@@ -147,12 +146,9 @@ final as (
         and terms.previous_term_code = previous.term_code
     left join modes
         on with_mode.most_frequent_teaching_mode = modes.code
-    left join strengths
-        on with_mode.teacher_id = strengths.teacher_id
-        and with_mode.term_code = strengths.term_code
-    left join weaknesses
-        on with_mode.teacher_id = weaknesses.teacher_id
-        and with_mode.term_code = weaknesses.term_code
+    left join extremes
+        on with_mode.teacher_id = extremes.teacher_id
+        and with_mode.term_code = extremes.term_code
 
 )
 

@@ -14,18 +14,12 @@
 
 with
 
-all_scores as (
-
-    select * from {{ ref('fct_rubric_scores') }}
-
-),
-
-{{ touched_lessons('all_scores') }}
+{{ touched_lessons(ref('fct_rubric_scores')) }}
 
 scores as (
 
     select all_scores.*
-    from all_scores
+    from {{ ref('fct_rubric_scores') }} as all_scores
     {% if is_incremental() %}
     where all_scores.lesson_id in (select lesson_id from touched_lessons)
     {% endif %}

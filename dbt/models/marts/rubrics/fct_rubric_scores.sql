@@ -21,8 +21,7 @@ deliveries as (
 
     select * from {{ ref('stg_jiaoyan__rubric_score_deliveries') }} as deliveries
     {% if is_incremental() %}
-    where {{ loaded_since('deliveries', 'rubric_scores',
-                          "(select coalesce(max(loaded_at), '-infinity'::timestamptz) from " ~ this ~ ")") }}
+    where {{ loaded_since('deliveries', 'rubric_scores', watermark()) }}
     {% endif %}
 
 ),

@@ -13,18 +13,12 @@
 
 with
 
-all_observer_scores as (
-
-    select * from {{ ref('fct_rubric_observer_scores') }}
-
-),
-
-{{ touched_lessons('all_observer_scores') }}
+{{ touched_lessons(ref('fct_rubric_observer_scores')) }}
 
 observer_scores as (
 
     select all_observer_scores.*
-    from all_observer_scores
+    from {{ ref('fct_rubric_observer_scores') }} as all_observer_scores
     {% if is_incremental() %}
     where all_observer_scores.lesson_id in (select lesson_id from touched_lessons)
     {% endif %}
