@@ -34,12 +34,16 @@ __all__ = ["DBT_BUILD_ARGS", "DBT_BUILD_VARS", "GateFailed", "GateVerdict", "acc
 
 def run_raw_gate(batch_id: str) -> GateVerdict:
     """Validate the rows of ``batch_id`` in every raw table (and the batch as a whole) before dbt runs."""
+    present: list[str] = []
+
     def record(conn: psycopg.Connection, _run_id: int) -> None:
         _require_loaded(conn, batch_id)
+        present.extend(tables_with_rows(conn, batch_id))
+        # statistics first: right after a bulk load the planner may not know a table grew (migration 0014)
+        conn.execute("select ops.analyze_raw(%s)", (sorted({*present, *raw_suites.HISTORY_TABLES}),))
         drift.record_behaviour_shares(conn, batch_id)
 
-    def suites(conn: psycopg.Connection, _run_id: int) -> list[Suite]:
-        present = tables_with_rows(conn, batch_id)
+    def suites(_conn: psycopg.Connection, _run_id: int) -> list[Suite]:
         return [*(raw_suites.raw_suite(t, batch_id) for t in present), raw_suites.batch_suite(batch_id)]
 
     return runner.run(runner.RAW, batch_id, suites, record)
@@ -50,6 +54,9 @@ def run_marts_gate(batch_id: str, *, publish: bool = True) -> GateVerdict:
     def record(conn: psycopg.Connection, _run_id: int) -> None:
         if not marts_built(conn):
             raise UserError(f"no marts build in {BUILD_SCHEMA}: run dbt with {' '.join(DBT_BUILD_ARGS)} first")
+        for table in MART_TABLES:  # tables dbt just created have no statistics yet; the transformer owns them
+            if _exists(conn, f"{BUILD_SCHEMA}.{table}"):
+                conn.execute(f"analyze {BUILD_SCHEMA}.{table}")
         drift.record_mode_mix(conn, batch_id, BUILD_SCHEMA)
 
     def suites(conn: psycopg.Connection, run_id: int) -> list[Suite]:

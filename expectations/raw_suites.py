@@ -43,6 +43,9 @@ REFERENCES: dict[str, tuple[str, str]] = {
     **dict.fromkeys(("district_code", "province_code", "parent_code"), (src.REGIONS.name, "region_code")),
 }
 SOURCE_NAMES = frozenset(c.name for c in ALL_CONTRACTS)
+# tables the rules read across batches (reference data, lessons, runs): analyzed with the night's tables
+HISTORY_TABLES = tuple(sorted({table for table, _ in REFERENCES.values()} | {src.LESSON_RUNS.name,
+                                                                             src.RUBRIC_INDICATORS.name}))
 _WHY_CONTRACT = ("the loader quarantines rows that break the contract, so a breach here means rows reached raw "
                  "another way (a reload by hand, a changed contract): nothing downstream can trust them")
 
