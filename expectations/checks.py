@@ -8,7 +8,7 @@ reasoning ``docs/quality-gates.md`` summarises. Nothing else decides what blocks
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from great_expectations.expectations import UnexpectedRowsExpectation
 from great_expectations.expectations.metadata_types import FailureSeverity
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
 
 BATCH_PLACEHOLDER = "{batch}"
+TOTAL = "_unexpected_total"
+ROW_LIMIT = 200  # unexpected rows a rule returns (GX's own cap for COMPLETE results)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _BATCH_ALIAS = re.compile(r"\{batch\} as (\w+)")
 
@@ -36,6 +38,33 @@ def warning(expectation: Expectation, check: str, why: str) -> Expectation:
     return mark(expectation, check, why, blocking=False)
 
 
+class SqlRuleExpectation(UnexpectedRowsExpectation):
+    """GX's custom-SQL expectation, run as one query instead of two.
+
+    ``UnexpectedRowsExpectation`` executes its query twice, once for the rows and once for ``count(*)``; on a
+    region night's points each execution is a scan. Here the query carries its own total (a window count) and
+    at most ``ROW_LIMIT`` rows, so the rows metric alone gives both. Rendering is inherited.
+    """
+
+    metric_dependencies: ClassVar[tuple[str, ...]] = ("unexpected_rows_query.table",)
+
+    def _validate(self, metrics: dict, runtime_configuration: dict | None = None,
+                  execution_engine: Any = None) -> dict:
+        rows = metrics["unexpected_rows_query.table"]
+        total = int(rows[0][TOTAL]) if rows else 0
+        fmt = self._get_result_format(runtime_configuration=runtime_configuration)
+        fmt = fmt.get("result_format", "SUMMARY") if isinstance(fmt, dict) else fmt
+        if str(getattr(fmt, "value", fmt)) == "BOOLEAN_ONLY":
+            return {"success": total == 0}
+        result: dict[str, Any] = {"observed_value": total}
+        if str(getattr(fmt, "value", fmt)) == "COMPLETE":
+            result["details"] = {"unexpected_rows": [{k: v for k, v in r.items() if k != TOTAL} for r in rows]}
+        return {"success": total == 0, "result": result}
+
+
+RULE_TYPES = frozenset({UnexpectedRowsExpectation.expectation_type, SqlRuleExpectation.expectation_type})
+
+
 def rule(check: str, query: str, description: str, why: str, *, blocking: bool = True) -> Expectation:
     """A custom SQL expectation: ``query`` selects the unexpected rows (with their keys, file and line).
 
@@ -47,7 +76,8 @@ def rule(check: str, query: str, description: str, why: str, *, blocking: bool =
     escaped = query.replace("{", "{{").replace("}", "}}").replace("{{batch}}", BATCH_PLACEHOLDER)
     # GX aliases {batch} itself unless the query has a JOIN; a one-row join makes its rendering predictable
     escaped = _BATCH_ALIAS.sub(r"{batch} as \1 cross join (select) as _one", escaped)
-    expectation = UnexpectedRowsExpectation(unexpected_rows_query=escaped, description=description)
+    counted = f"select q.*, count(*) over () as {TOTAL} from ({escaped}\n) as q limit {ROW_LIMIT}"
+    expectation = SqlRuleExpectation(unexpected_rows_query=counted, description=description)
     return mark(expectation, check, why, blocking=blocking)
 
 

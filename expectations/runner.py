@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from expectations import project
-from expectations.checks import check_name, is_blocking
+from expectations.checks import RULE_TYPES, check_name, is_blocking
 from expectations.settings import get_gate_settings
 from expectations.suites import Suite
 from expectations.verdict import ACCEPTED, Finding, GateVerdict
@@ -73,9 +73,11 @@ def run(gate: str, batch_id: str, suites_for: Callable[[psycopg.Connection, int]
                               "returning run_id", (batch_id, gate)).fetchone()[0]
         verdict = GateVerdict(gate, batch_id, run_id)
         try:
+            mark = time.perf_counter()
             record(conn, run_id)
             suites = suites_for(conn, run_id)
-            verdict.findings = validate(ctx, gate, batch_id, run_id, suites)
+            verdict.timings["prepare"] = time.perf_counter() - mark
+            verdict.findings = validate(ctx, gate, batch_id, run_id, suites, verdict.timings)
             verdict.data_docs = project.data_docs_index() if get_gate_settings().data_docs else None
         except Exception as exc:  # recorded, then raised: an error must never pass for a verdict
             verdict.error = f"{type(exc).__name__}: {exc}"
@@ -89,10 +91,18 @@ def run(gate: str, batch_id: str, suites_for: Callable[[psycopg.Connection, int]
 
 
 # --- validation -------------------------------------------------------------------------------------------
-def validate(ctx: FileDataContext, gate: str, batch_id: str, run_id: int, suites: list[Suite]) -> list[Finding]:
+def validate(ctx: FileDataContext, gate: str, batch_id: str, run_id: int, suites: list[Suite],
+             timings: dict[str, float] | None = None) -> list[Finding]:
     """Pass 1 for every expectation (booleans only), pass 2 for the failures' details; then Data Docs."""
+    timings = {} if timings is None else timings
     name = f"{gate} {batch_id} #{run_id}"
-    first = _checkpoint(ctx, gate, suites, "BOOLEAN_ONLY").run(run_id=_run_id(name))
+    mark = time.perf_counter()
+    checkpoint = _checkpoint(ctx, gate, suites, "BOOLEAN_ONLY")
+    timings["save"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    first = checkpoint.run(run_id=_run_id(name))  # type: ignore[attr-defined]
+    timings["validate"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     results = list(first.run_results)
     findings = {f.key: f for f in _findings(first)}
     failed = [f for f in findings.values() if not f.success and not f.exception]
@@ -103,8 +113,11 @@ def validate(ctx: FileDataContext, gate: str, batch_id: str, run_id: int, suites
             if detail.key in findings:
                 detail.success = False  # a details pass never turns a failure into a pass
                 findings[detail.key] = detail
+    timings["details"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     if get_gate_settings().data_docs:
         project.build_data_docs(ctx, results)
+    timings["data_docs"] = time.perf_counter() - mark
     return list(findings.values())
 
 
@@ -163,8 +176,7 @@ def _details(ctx: FileDataContext, gate: str, suites: list[Suite], failed: list[
         if not chosen:
             continue
         for kind, target in (("values", columns), ("rows", rules)):
-            picked = [_copy(e) for e in chosen if (e.expectation_type == "unexpected_rows_expectation") ==
-                      (kind == "rows")]
+            picked = [_copy(e) for e in chosen if (e.expectation_type in RULE_TYPES) == (kind == "rows")]
             if picked:
                 target.append(Suite(f"{suite.name}.{kind}", suite.source, suite.asset, picked))
     found: list[Finding] = []
@@ -206,10 +218,11 @@ def _finding(suite: str, r: object) -> Finding:
     sample_size = get_gate_settings().sample_rows
     rows = details.get("unexpected_rows") or result.get("partial_unexpected_index_list") or \
         [{"value": v} for v in result.get("partial_unexpected_list") or []]
+    is_rule = config.type in RULE_TYPES
     count = result.get("unexpected_count")
-    if count is None and config.type == "unexpected_rows_expectation":
+    if count is None and is_rule:
         count = result.get("observed_value")
-    observed = result.get("observed_value") if config.type != "unexpected_rows_expectation" else None
+    observed = None if is_rule else result.get("observed_value")
     meta = config.meta or {}
     return Finding(
         suite=suite, check=check_name(config), expectation_type=config.type, blocking=is_blocking(config),
@@ -267,6 +280,8 @@ def log_verdict(verdict: GateVerdict) -> None:
         LOG.warning("batch %s: %s gate: ALERT %s · %s (%s unexpected)", verdict.batch_id, verdict.gate, f.suite,
                     f.check, f.unexpected_count)
     LOG.info(verdict.headline())
+    LOG.info("%s gate %s: %s", verdict.gate, verdict.batch_id,
+             ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in verdict.timings.items()))
 
 
 def accept(gate: str, batch_id: str, reason: str) -> int:

@@ -71,6 +71,7 @@ class GateVerdict:
     data_docs: Path | None = None
     error: str | None = None
     publication_id: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of the run
 
     @property
     def failed_blocking(self) -> list[Finding]:

@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "load": ("jiaoyan.load.cli:load", "Bulk-load nightly batches into the raw tables; quarantine what breaks."),
     "dbt": ("jiaoyan.dbt_runner:dbt_command", "Run dbt on the warehouse model as the transformer role."),
     "gate": ("expectations.cli:gate", "Quality gates (Great Expectations): raw before dbt, marts before publishing."),
-    "infer": ("ray_inference.cli:infer", "Code lesson videos with the behaviour model on Ray; write codes to the lake."),
+    "infer": ("ray_inference.cli:infer", "Code lesson videos with the behaviour model on Ray, codes to the lake."),
     "model": ("behaviour_model.cli:model", "Train, evaluate and inspect the behaviour model (MLflow registry)."),
 }
 

@@ -24,6 +24,7 @@ Entry points: :func:`run_inference` (CLI and tests), :func:`infer_chunk` and
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -54,6 +55,7 @@ class ResolvedModel:
     version: str
     feature_set: str
     feature_names: list[str]
+    sampling: dict[str, int]  # frames per point and analysis size the features were made with
 
 
 @dataclass
@@ -121,10 +123,12 @@ def resolve_model(settings: InferenceSettings, mlflow_settings: MlflowSettings |
         uri = f"models:/{name}/{version}"
     info = mlflow.models.get_model_info(uri)
     names = info.signature.inputs.input_names() if info.signature else []
-    fset = (info.metadata or {}).get("feature_set", "")
-    if not names or not fset:
-        raise UserError(f"model {uri} has no feature signature or feature set; it was not made by behaviour_model")
-    return ResolvedModel(uri, name, version, fset, list(names))
+    metadata = info.metadata or {}
+    fset = metadata.get("feature_set", "")
+    if not names or not fset or "sampling" not in metadata:
+        raise UserError(f"model {uri} has no feature signature, feature set or sampling; it was not made by "
+                        "behaviour_model")
+    return ResolvedModel(uri, name, version, fset, list(names), json.loads(metadata["sampling"]))
 
 
 def extractor_specs(settings: InferenceSettings, model: ResolvedModel) -> list[str]:
@@ -173,7 +177,7 @@ def _dataset(refs: list[lesson_io.LessonRef], settings: InferenceSettings, model
     items = [{"lesson_id": r.lesson_id, "video_uri": r.video_uri} for r in refs]
     config = {"device": settings.extractor_device, "batch_size": settings.extractor_batch_size,
               "options": settings.extractor_options}
-    options = asdict(settings.decode_options())
+    options = asdict(settings.decode_options(model.sampling))
     tracking = {"tracking_uri": ms.tracking_uri, "registry_uri": ms.registry_uri or ms.tracking_uri}
     with warnings.catch_warnings():
         # Ray 2.60 deprecates ray_remote_args_fn (removal in 2.64; the project pins 2.60) and offers

@@ -38,9 +38,10 @@ class InferenceSettings(JiaoyanSettings):
                                               "e.g. model weight paths")
     # decoding
     decode_strategy: str = Field(default="keyframes", description=f"one of {', '.join(STRATEGIES)}")
-    frames_per_point: int = Field(default=2, ge=1, le=8, description="pictures per 6-second point")
-    analysis_width: int = Field(default=384, ge=64)
-    analysis_height: int = Field(default=216, ge=36)
+    frames_per_point: int = Field(default=1, ge=1, le=8, description="pictures per 6-second point (for training; "
+                                  "inference uses the model's own sampling)")
+    analysis_width: int = Field(default=384, ge=64, description="analysis picture width (for training, as above)")
+    analysis_height: int = Field(default=216, ge=36, description="analysis picture height (for training, as above)")
     min_height: int = Field(default=144, ge=16, description="smaller videos are quarantined")
     decode_threads: int = Field(default=1, ge=0, description="decoder threads per lesson (0: FFmpeg's choice)")
     decode_hwaccel: str | None = Field(default=None, description="e.g. cuda: decode on the GPU")
@@ -57,10 +58,12 @@ class InferenceSettings(JiaoyanSettings):
                                     "instance)")
     ray_init_attempts: int = Field(default=4, ge=1, description="ray.init retries (slow or aborted under load)")
 
-    def decode_options(self) -> DecodeOptions:
-        return DecodeOptions(strategy=self.decode_strategy, frames_per_point=self.frames_per_point,
-                             width=self.analysis_width, height=self.analysis_height, min_height=self.min_height,
-                             threads=self.decode_threads, hwaccel=self.decode_hwaccel)
+    def decode_options(self, sampling: dict[str, int] | None = None) -> DecodeOptions:
+        """Decoding options; ``sampling`` (a model's frames per point and analysis size) wins over these."""
+        values = {"frames_per_point": self.frames_per_point, "width": self.analysis_width,
+                  "height": self.analysis_height} | (sampling or {})
+        return DecodeOptions(strategy=self.decode_strategy, min_height=self.min_height, threads=self.decode_threads,
+                             hwaccel=self.decode_hwaccel, **values)
 
     def extractor_list(self) -> list[str]:
         return [e.strip() for e in self.extractors.split(",") if e.strip()]

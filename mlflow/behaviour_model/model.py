@@ -48,6 +48,7 @@ class BehaviourEstimator:
     def fit(self, features: pd.DataFrame, teacher: np.ndarray, shares: np.ndarray) -> BehaviourEstimator:
         """``teacher``: behaviour codes (strings); ``shares``: (n, 5) in ``codes.share_columns()`` order."""
         x = features[self.feature_names].to_numpy(dtype=np.float32)
+        x[:, np.isnan(x).all(axis=0)] = 0.0  # a feature never seen in training (the trees cannot bin it)
         order = list(codes.teacher_codes())
         index = np.array([order.index(t) for t in teacher])
         clf = HistGradientBoostingClassifier(class_weight="balanced", **self.params).fit(x, index)

@@ -96,9 +96,9 @@ def train(lessons: Sequence[dataset.GoldLesson], extractors: Sequence[str] = DEF
           source: str = "", log_fn: Callable[[str], None] | None = None) -> TrainResult:
     """Build the training set, fit, score the hold-out, log and register the model."""
     from ray_inference.features import audio_feature_names, build
-    from ray_inference.video import DecodeOptions
+    from ray_inference.settings import InferenceSettings
 
-    options = DecodeOptions()
+    options = InferenceSettings().decode_options()  # frames per point and analysis size define the features
     ts = dataset.build_training_set(lessons, extractors, options, workers=workers,
                                     cache_dir=cache_dir or dataset.default_cache_dir(), log_fn=log_fn)
     audio_names = audio_feature_names(build(list(extractors)))
@@ -143,7 +143,7 @@ def _log(estimator: BehaviourEstimator, ts: dataset.TrainingSet, train_mask: np.
         info = mlflow.pyfunc.log_model(
             name="model", python_model=pyfunc_model.__file__, artifacts={pyfunc_model.ESTIMATOR_ARTIFACT: str(path)},
             signature=signature, input_example=example,
-            metadata={"feature_set": ts.feature_set, "decode": json.dumps(vars(options), default=str)},
+            metadata={"feature_set": ts.feature_set, "sampling": json.dumps(options.sampling())},
             pip_requirements=_requirements(), registered_model_name=ms.model_name if register else None)
         version, champion = _register(ms, info, ts.feature_set, held) if register else ("", False)
     return TrainResult(run.info.run_id, ms.model_name, version,

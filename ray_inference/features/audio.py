@@ -28,9 +28,11 @@ CPU and cheap on a GPU).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
+from scipy import fft as sfft
 from scipy.ndimage import median_filter
 
 from ray_inference.features.base import ExtractorConfig, LessonInput, register
@@ -67,31 +69,31 @@ class Speech:
     def extract(self, lesson: LessonInput) -> np.ndarray:
         n = lesson.n_points
         out = np.full((n, len(self.feature_names())), np.nan, np.float32)
-        if lesson.audio is None or lesson.audio_rate != 16000:
+        present = lesson.audio_present()
+        if lesson.audio is None or lesson.audio_rate != 16000 or not present.any():
             return out
         frames = self._analyse(lesson)
         per_point = round(lesson.interval_s * 16000 / HOP)
-        present = lesson.audio_present()
-        for k in range(n):
-            if present[k]:
-                a = k * per_point
-                out[k] = self._window({key: v[a : a + per_point] for key, v in frames.items()})
+        usable = min(n, len(frames["active"]) // per_point)
+        rows = np.flatnonzero(present[:usable])
+        windows = {k: v[: usable * per_point].reshape(usable, per_point)[rows] for k, v in frames.items()}
+        out[rows] = self._windows(windows)
         names = self.feature_names()
         for name in ("clicks", "thumps"):  # event rates relative to the lesson's own: room noise masks events
             col = names.index(name)
-            if present.any():
-                out[:, col] /= float(np.nanmedian(out[present, col])) + 1.0
+            out[:, col] /= float(np.nanmedian(out[rows, col])) + 1.0
         return out
 
     def _analyse(self, lesson: LessonInput) -> dict[str, np.ndarray]:
         """Per 25-ms frame: snr, level, pitch, periodicity, flatness, click and thump flags."""
-        x = np.ascontiguousarray(lesson.audio, np.float32)
-        spec = np.fft.rfft(_frames(x) * np.hanning(FRAME).astype(np.float32), axis=1)
-        power = (spec.real**2 + spec.imag**2).astype(np.float32)
+        # a little silence at the end so that the frames reach the last window's end
+        x = np.concatenate([np.asarray(lesson.audio, np.float32), np.zeros(FRAME - HOP, np.float32)])
+        spec = sfft.rfft(_frames(x) * np.hanning(FRAME).astype(np.float32), axis=1)  # float32 in, complex64 out
+        power = spec.real**2 + spec.imag**2
         freqs = np.fft.rfftfreq(FRAME, 1 / 16000)
         sample = power[:: max(1, len(power) // 20000)]
         # one bin's power in noise is exponential: its 10th percentile is 0.105 x its mean
-        noise = np.percentile(sample, 10, axis=0) / 0.105 + 1e-10
+        noise = (np.percentile(sample, 10, axis=0) / 0.105 + 1e-10).astype(np.float32)
         speech = _band(freqs, 300, 3400)
         band_power = power[:, speech].sum(axis=1)
         floor = np.percentile(band_power[:: max(1, len(band_power) // 20000)], 10) + 1e-10  # a sum: low variance
@@ -120,7 +122,7 @@ class Speech:
             return pitch, strength
         weights = np.where(freqs < 2000, 1.0, 0.0).astype(np.float32)  # voice harmonics, not hiss
         for chunk in np.array_split(idx, max(1, len(idx) // 4096)):
-            ac = np.fft.irfft(np.sqrt(clean[chunk]) * weights, n=FRAME, axis=1)
+            ac = sfft.irfft(np.sqrt(clean[chunk]) * weights, n=FRAME, axis=1)
             lags = ac[:, 40:201] / np.maximum(ac[:, :1], 1e-12)  # 400 .. 80 Hz
             best = lags.max(axis=1)
             first = np.argmax(lags >= 0.85 * best[:, None], axis=1)
@@ -130,34 +132,53 @@ class Speech:
         return pitch, strength
 
     @staticmethod
-    def _window(f: dict[str, np.ndarray]) -> list[float]:
-        active, pitch = f["active"], f["pitch"]
-        n = len(active)
+    def _windows(f: dict[str, np.ndarray]) -> np.ndarray:
+        """All points at once: every array is (points, frames per point)."""
+        active, pitch, strength = f["active"], f["pitch"], f["strength"]
+        n = active.shape[1]
         voiced = ~np.isnan(pitch)
         low = voiced & (pitch < F_LOW)
         high = voiced & (pitch > F_HIGH)
-        labels = np.where(low, 1, np.where(high, 2, 0))
-        labels = labels[labels > 0]
-        smooth = _majority(labels, 5)
-        switches = float(np.count_nonzero(np.diff(smooth))) if len(smooth) > 1 else 0.0
-        runs = _runs(active)
-        high_runs = _runs(high)
-        nv = max(1, int(voiced.sum()))
-        act = max(1, int(active.sum()))
-        vp = pitch[voiced]
-        return [
-            active.mean(), float(np.mean(f["snr"][active])) if active.any() else -40.0,
-            float(np.percentile(f["snr"], 90)),
-            float(np.mean(f["level"][active])) if active.any() else -30.0, voiced.mean(), low.mean(), high.mean(),
-            low.sum() / nv, high.sum() / nv, switches,
-            float(np.median(vp)) if len(vp) else np.nan,
-            float(np.subtract(*np.percentile(vp, [75, 25]))) if len(vp) > 3 else np.nan,
-            float(np.count_nonzero(active & (f["strength"] < 0.3))) / act,
-            float(np.mean(f["strength"][active])) if active.any() else 0.0,
-            float(np.mean(f["flatness"][active])) if active.any() else np.nan,
-            float(f["clicks"].sum()) / n * 40, float(f["thumps"].sum()) / n * 40,
-            float(len(runs)), float(max(runs, default=0)) / n, float(max(high_runs, default=0)) / n,
-        ]
+        n_active = active.sum(axis=1)
+        n_voiced = np.maximum(1, voiced.sum(axis=1))
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no voiced frame in the window
+            q75, q50, q25 = np.nanpercentile(pitch, [75, 50, 25], axis=1)
+            columns = [
+                active.mean(axis=1),
+                _masked_mean(f["snr"], active, -40.0),
+                np.percentile(f["snr"], 90, axis=1),
+                _masked_mean(f["level"], active, -30.0),
+                voiced.mean(axis=1), low.mean(axis=1), high.mean(axis=1),
+                low.sum(axis=1) / n_voiced, high.sum(axis=1) / n_voiced,
+                np.array([_switches(lo, hi) for lo, hi in zip(low, high, strict=True)], np.float32),
+                q50, np.where(voiced.sum(axis=1) > 3, q75 - q25, np.nan),
+                (active & (strength < 0.3)).sum(axis=1) / np.maximum(1, n_active),
+                _masked_mean(strength, active, 0.0),
+                _masked_mean(f["flatness"], active, np.nan),
+                f["clicks"].sum(axis=1) / n * 40, f["thumps"].sum(axis=1) / n * 40,
+                *(np.array([_run_stats(a, h) for a, h in zip(active, high, strict=True)], np.float32) / [1, n, n]).T,
+            ]
+        return np.column_stack(columns).astype(np.float32)
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray, empty: float) -> np.ndarray:
+    count = mask.sum(axis=1)
+    total = np.where(mask, values, 0.0).sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), empty)
+
+
+def _switches(low: np.ndarray, high: np.ndarray) -> float:
+    """Turns between the low and the high voice: changes of the smoothed voiced-label sequence."""
+    labels = np.where(low, 1, 0) + np.where(high, 2, 0)
+    smooth = _majority(labels[labels > 0], 5)
+    return float(np.count_nonzero(np.diff(smooth))) if len(smooth) > 1 else 0.0
+
+
+def _run_stats(active: np.ndarray, high: np.ndarray) -> tuple[float, float, float]:
+    """Pauses (runs of activity), the longest active run, the longest high-voice run (frames)."""
+    runs = _runs(active)
+    return float(len(runs)), float(max(runs, default=0)), float(max(_runs(high), default=0))
 
 
 def _transients(energy: np.ndarray, spread: int = 6, ratio: float = 6.0) -> np.ndarray:

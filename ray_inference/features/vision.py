@@ -190,11 +190,11 @@ class Scene:
                 out[k, 2:5] += np.stack([zones(_dark(img)), zones(_edges(img, 1)), zones(_edges(img, 0))]) - ref_maps
                 if j:
                     out[k, 5] += zones(_past(cv2.absdiff(img, p.norm[row[j - 1]]), CHANGE))
+                elif m == 1:  # one picture a point: the change since the previous point's picture
+                    out[k, 5] = zones(_past(cv2.absdiff(img, p.norm[slots[k - 1, 0]]), CHANGE)) if k else np.nan
         out[:, :5] /= m
         if m > 1:
             out[:, 5] /= m - 1
-        else:
-            out[:, 5] = np.nan
         floor = np.nanpercentile(out[:, self.FLOORED], 5, axis=0) if lesson.n_points >= 4 else 0.0
         out[:, self.FLOORED] = np.maximum(out[:, self.FLOORED] - floor, 0.0)
         return out

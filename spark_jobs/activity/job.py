@@ -111,7 +111,8 @@ def _events(spark: SparkSession, report: RunReport, files: list[read.LogFile], b
     changed = sorted(set(counts.changed_days) | own_days)
     written = lake_io.write_days(dedupe.kept_on(ranked, changed), lake_uri, contracts.ACTIVITY_EVENTS_CLEAN,
                                  changed, files_per_day=settings.files_per_day)
-    report.partitions[contracts.ACTIVITY_EVENTS_CLEAN.name] = [d.isoformat() for d in written]
+    report.partitions[contracts.ACTIVITY_EVENTS_CLEAN.name] = [d.isoformat() for d in changed]
+    LOG.info("%s: rewrote %d day(s), %d with rows", contracts.ACTIVITY_EVENTS_CLEAN.name, len(changed), len(written))
     report.valid, report.new_events = counts.valid, counts.new_events
     report.duplicates, report.replaced = counts.duplicates, counts.replaced
     report.duplicates_in_batch, report.duplicates_of_earlier = counts.duplicates_in_batch, counts.duplicates_of_earlier

@@ -30,9 +30,8 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
 import numpy as np
@@ -57,9 +56,9 @@ LANDING = os.environ.get("INFER_BENCH_LANDING", str(data_dir() / "demo-full"))
 
 def run(report: Report) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    model = _champion(report)
+    model, options = _champion()
     if "speed" in PARTS:
-        _speed(report, model)
+        _speed(report, model, options)
     if "strategies" in PARTS:
         _strategies(report)
     if "ray" in PARTS:
@@ -69,8 +68,8 @@ def run(report: Report) -> None:
 
 
 # --- the model ------------------------------------------------------------------------------------
-def _champion(report: Report) -> object:
-    """The registered champion as a pyfunc; trained on a synthetic default set when there is none."""
+def _champion() -> tuple[object, DecodeOptions]:
+    """The registered champion as a pyfunc, and its sampling; trained on a synthetic default set if there is none."""
     import mlflow
     from ray_inference.pipeline import resolve_model
     from ray_inference.settings import InferenceSettings
@@ -86,13 +85,12 @@ def _champion(report: Report) -> object:
         result = train(from_list(str(folder / "manifest.csv")), source=f"lessons:{folder}")
         print(f"  trained {result.model_uri} on {len(result.train_lessons)} synthetic lessons", flush=True)
         resolved = resolve_model(InferenceSettings())
-    print(f"  model {resolved.uri} ({resolved.feature_set})", flush=True)
-    return mlflow.pyfunc.load_model(resolved.uri)
+    print(f"  model {resolved.uri} ({resolved.feature_set}, {resolved.sampling})", flush=True)
+    return mlflow.pyfunc.load_model(resolved.uri), InferenceSettings().decode_options(resolved.sampling)
 
 
 # --- speed on the 45-minute lesson ----------------------------------------------------------------------
-@dataclass
-class Timing:
+class Timing(NamedTuple):  # not a dataclass: the harness loads this file outside sys.modules
     cpu: float
     wall: float
     decode_cpu: float
@@ -106,28 +104,28 @@ def _features_and_model(model: object, lesson: LessonInput) -> None:
     model.predict(pd.DataFrame(x, columns=names))
 
 
-def _pipeline_path(path: Path, model: object) -> Timing:
+def _pipeline_path(path: Path, model: object, opts: DecodeOptions) -> Timing:
     c0, w0 = time.process_time(), time.perf_counter()
-    lesson = read_lesson(str(path), DecodeOptions())
+    lesson = read_lesson(str(path), opts)
     decode = time.process_time() - c0
     f = lesson.frames
-    _features_and_model(model, LessonInput("bench", lesson.n_points, 6.0, f.images, f.times, f.points, f.slots, 2,
-                                           lesson.probe.audio, lesson.probe.audio_rate))
+    _features_and_model(model, LessonInput("bench", lesson.n_points, 6.0, f.images, f.times, f.points, f.slots,
+                                           len(f.images) // lesson.n_points, lesson.probe.audio,
+                                           lesson.probe.audio_rate))
     return Timing(time.process_time() - c0, time.perf_counter() - w0, decode, f.decoded, lesson.n_points)
 
 
-def _naive(path: Path, model: object) -> Timing:
+def _naive(path: Path, model: object, opts: DecodeOptions) -> Timing:
     """Every frame decoded to an RGB array; the pictures nearest the slot centres kept; same features."""
     c0, w0 = time.process_time(), time.perf_counter()
-    opts = DecodeOptions()
     with open_container(str(path), opts) as box:
         p = probe(box, opts)  # the sound (decoded once) and the point count, as the pipeline has them
         vs = box.streams.video[0]
         box.seek(0, stream=vs)
-        n = p.n_points
-        centres = (np.arange(2 * n) + 0.5) * 3.0
+        n, m = p.n_points, opts.frames_per_point
+        centres = (np.arange(m * n) + 0.5) * 6.0 / m
         wanted = {int(np.argmin(np.abs(p.frames - c))): i for i, c in enumerate(centres)}
-        images = np.empty((2 * n, opts.height, opts.width, 3), np.uint8)
+        images = np.empty((m * n, opts.height, opts.width, 3), np.uint8)
         decoded = 0
         for i, frame in enumerate(box.decode(vs)):
             rgb = frame.to_ndarray(format="rgb24")
@@ -135,17 +133,16 @@ def _naive(path: Path, model: object) -> Timing:
             if i in wanted:
                 images[wanted[i]] = cv2.resize(rgb[:, :, ::-1], (opts.width, opts.height), interpolation=cv2.INTER_AREA)
     decode = time.process_time() - c0
-    points = np.repeat(np.arange(n), 2)
-    _features_and_model(model, LessonInput("naive", n, 6.0, images, centres, points, np.tile([0, 1], n), 2, p.audio,
-                                           p.audio_rate))
+    _features_and_model(model, LessonInput("naive", n, 6.0, images, centres, np.repeat(np.arange(n), m),
+                                           np.tile(np.arange(m), n), m, p.audio, p.audio_rate))
     return Timing(time.process_time() - c0, time.perf_counter() - w0, decode, decoded, n)
 
 
-def _speed(report: Report, model: object) -> None:
+def _speed(report: Report, model: object, opts: DecodeOptions) -> None:
     lesson = synthetic.bench_lesson(BENCH)
     seconds = lesson.script.duration_s
-    fast = _pipeline_path(lesson.video, model)
-    naive = _naive(lesson.video, model)
+    fast = _pipeline_path(lesson.video, model, opts)
+    naive = _naive(lesson.video, model, opts)
     note = f"{seconds / 60:.0f}-minute 1280x720 25 fps lesson, one core, CPU time (wall {{}} s)"
     report.figure("naive: decode every frame + features + model", seconds / naive.cpu, "x real time",
                   note=note.format(f"{naive.wall:.0f}") + f"; {naive.decoded:,} frames decoded, {naive.cpu:.0f} CPU s")
@@ -180,10 +177,10 @@ def _strategies(report: Report) -> None:
     for label, opts in [
         ("full decode of every frame", DecodeOptions(strategy="full")),
         ("exact frame per slot (seek + decode forward)", DecodeOptions(strategy="exact")),
-        ("keyframes, 2 per point (default)", DecodeOptions()),
-        ("keyframes, 1 per point", DecodeOptions(frames_per_point=1)),
-        ("keyframes, 2 per point, loop filter skipped", DecodeOptions(skip_loop_filter=True)),
-        ("keyframes, 2 per point, FFmpeg threads", DecodeOptions(threads=0)),
+        ("keyframes, 1 per point (default)", DecodeOptions()),
+        ("keyframes, 2 per point", DecodeOptions(frames_per_point=2)),
+        ("keyframes, 1 per point, loop filter skipped", DecodeOptions(skip_loop_filter=True)),
+        ("keyframes, 1 per point, FFmpeg threads", DecodeOptions(threads=0)),
     ]:
         cpu, decoded = _decode_only(clip, opts)
         base = base or seconds / cpu
@@ -230,9 +227,10 @@ def _accuracy(report: Report) -> None:
     from behaviour_model.dataset import from_list
     from behaviour_model.evaluate import evaluate_pipeline
 
-    for name, seed, preset, target in [("eval-default", 8, "default", 0.90), ("eval-hard", 9, "hard", 0.80)]:
-        folder = SETS / name
-        synthetic.lesson_set(folder, seed, name.replace("eval-", "eval"), 20, preset)
+    for name, seed, prefix, preset, target in [("eval-default", 8, "evald", "default", 0.90),
+                                               ("eval-hard", 9, "evalh", "hard", 0.80)]:
+        folder = SETS / name  # the same sets as `jiaoyan model synthetic` with these seeds and names
+        synthetic.lesson_set(folder, seed, prefix, 20, preset)
         m = evaluate_pipeline(from_list(str(folder / "manifest.csv")))
         _accuracy_figures(report, f"{preset} (20 held-out synthetic lessons)", m, target,
                           0.08 if preset == "default" else None)

@@ -34,7 +34,7 @@ from spark_jobs.session import SparkSettings, build_session
 pytestmark = pytest.mark.integration
 
 LAST = dt.date(2026, 11, 20)
-NIGHTS = 3
+NIGHTS = 2
 SETTINGS = SparkSettings(shuffle_partitions=2, lookback_days=3, files_per_day=1)
 REASONS = {"truncated_json": "not valid JSON", "not_an_object": "not a JSON object",
            "missing_required_field": "missing value", "bad_timestamp": "timestamp has no UTC offset",
@@ -50,7 +50,7 @@ def spark() -> Iterator:
 
 @pytest.fixture(scope="module")
 def world(spark, tmp_path_factory) -> dict:
-    """Three nights of the demo world (``jiaoyan demo-data``, no videos) run in order."""
+    """Two nights of the demo world (``jiaoyan demo-data``, no videos) run in order."""
     from jiaoyan.demo_world import scales
     from jiaoyan.demo_world import world as demo
 

@@ -84,9 +84,12 @@ def test_lake_references_alert_while_source_references_block(gx_modules: tuple) 
 def test_rules_read_the_batch_with_a_predictable_alias_and_escape_braces(gx_modules: tuple) -> None:
     checks, _, _, _ = gx_modules
     e = checks.rule("x", "select b.a from {batch} as b where b.a ~ '^[0-9]{6}$'", "d", "w")
-    assert e.unexpected_rows_query == ("select b.a from {batch} as b cross join (select) as _one "
-                                       "where b.a ~ '^[0-9]{{6}}$'")
-    assert e.unexpected_rows_query.format(batch="raw.t").endswith("'^[0-9]{6}$'")
+    assert e.expectation_type == "sql_rule_expectation"  # one query for rows and total, not GX's two
+    assert ("select b.a from {batch} as b cross join (select) as _one where b.a ~ '^[0-9]{{6}}$'"
+            in e.unexpected_rows_query)
+    rendered = e.unexpected_rows_query.format(batch="raw.t")
+    assert "'^[0-9]{6}$'" in rendered and rendered.startswith("select q.*, count(*) over () as _unexpected_total")
+    assert rendered.endswith(f"limit {checks.ROW_LIMIT}")
     with pytest.raises(ValueError, match="as <alias>"):
         checks.rule("x", "select 1 from raw.t", "d", "w")
     with pytest.raises(ValueError, match="not a batch id"):
@@ -201,3 +204,16 @@ def test_the_cli_is_registered() -> None:
     assert result.exit_code == 0
     for command in ("raw", "marts", "publish", "accept", "docs"):
         assert command in result.output
+
+
+def test_a_sql_rule_reads_its_total_from_its_rows(gx_modules: tuple) -> None:
+    checks, _, _, _ = gx_modules
+    e = checks.rule("x", "select b.a from {batch} as b", "d", "w")
+    rows = [{"a": 1, checks.TOTAL: 250}, {"a": 2, checks.TOTAL: 250}]
+    metrics = {"unexpected_rows_query.table": rows}
+    assert e._validate(metrics, {"result_format": "BOOLEAN_ONLY"}) == {"success": False}
+    complete = e._validate(metrics, {"result_format": {"result_format": "COMPLETE"}})
+    assert complete["result"]["observed_value"] == 250  # the total, not the 200 rows fetched
+    assert complete["result"]["details"]["unexpected_rows"] == [{"a": 1}, {"a": 2}]
+    assert e._validate({"unexpected_rows_query.table": []}, {"result_format": "SUMMARY"}) == {
+        "success": True, "result": {"observed_value": 0}}

@@ -73,7 +73,7 @@ def test_keyframes_match_full_decode(videos: dict[str, Path]) -> None:
 
 
 def test_long_gop_falls_back_to_decoding_forward(videos: dict[str, Path]) -> None:
-    lesson = read_lesson(str(videos["long_gop"]))
+    lesson = read_lesson(str(videos["long_gop"]), DecodeOptions(frames_per_point=2))
     f = lesson.frames
     assert len(lesson.probe.keyframes) < N_POINTS  # sparser than the points
     assert f.fallback > 0
@@ -90,6 +90,12 @@ def test_plan_prefers_keyframes_and_falls_back_per_slot() -> None:
     assert pl.times.tolist()[:4] == pytest.approx([0.0, 4.0, 8.0, 9.0])  # window 1, slot 2: no keyframe in [9, 12)
     assert pl.keyframe.tolist()[:4] == [True, True, True, False]
     assert len(pl.times) == 2 * p.n_points == 8
+
+
+def test_one_picture_per_point_by_default(videos: dict[str, Path]) -> None:
+    f = read_lesson(str(videos["good"])).frames
+    assert f.points.tolist() == list(range(N_POINTS)) and (f.slots == 0).all()
+    assert ((f.times >= f.points * 6.0) & (f.times < (f.points + 1) * 6.0)).all()
 
 
 def test_variable_frame_rate_is_sampled_by_time(videos: dict[str, Path]) -> None:

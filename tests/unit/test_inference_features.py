@@ -37,7 +37,8 @@ def _lesson(images: np.ndarray | None = None, audio: np.ndarray | None = None, n
 def _from_video(path: Path) -> LessonInput:
     lesson = read_lesson(str(path))
     f = lesson.frames
-    return LessonInput("v", lesson.n_points, 6.0, f.images, f.times, f.points, f.slots, 2, lesson.probe.audio, SR)
+    return LessonInput("v", lesson.n_points, 6.0, f.images, f.times, f.points, f.slots,
+                       len(f.images) // lesson.n_points, lesson.probe.audio, SR)
 
 
 @pytest.fixture(scope="module")
@@ -115,12 +116,24 @@ def test_scene_sees_students_stand_and_heads_go_down(rendered: dict[str, Path]) 
     assert (feats[:, names.index("students_seen")] > 0).all()
 
 
-def test_motion_is_missing_with_one_picture_per_point() -> None:
+def test_motion_with_one_picture_per_point_is_the_change_since_the_previous_point() -> None:
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 255, (4, 216, 384, 3), dtype=np.uint8)
+    images = np.repeat(rng.integers(0, 255, (1, 216, 384, 3), dtype=np.uint8), 4, axis=0)
+    images[2:, :27, :48] = 255 - images[2:, :27, :48]  # zone (0, 0) changes between points 1 and 2
     feats = Scene(ExtractorConfig()).extract(_lesson(images, per_point=1))
+    motion = feats[:, Scene(ExtractorConfig()).feature_names().index("motion_z00")]
+    assert np.isnan(motion[0])  # nothing before the first point
+    assert motion[2] > 0.3 and motion[1] == motion[3] == 0.0
+
+
+def test_motion_within_a_point_with_two_pictures(rendered: dict[str, Path]) -> None:
+    lesson = read_lesson(str(rendered["small"]), DecodeOptions(frames_per_point=2))
+    f = lesson.frames
+    item = LessonInput("v", lesson.n_points, 6.0, f.images, f.times, f.points, f.slots, 2, None, SR)
+    feats = Scene(ExtractorConfig()).extract(item)
     names = Scene(ExtractorConfig()).feature_names()
-    assert np.isnan(feats[:, names.index("motion_z00")]).all()
+    motion = feats[:, [i for i, n in enumerate(names) if n.startswith("motion_row")]]
+    assert np.isfinite(motion).all() and motion.max() > 0
 
 
 def test_board_is_found_and_chalk_measured(rendered: dict[str, Path]) -> None:

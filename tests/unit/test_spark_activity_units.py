@@ -1,11 +1,9 @@
 """Pure parts of the Spark activity job, without a SparkSession: the score, the term periods,
-the reference verdicts of doubtful lines, the lake schemas, the teacher reference and the
-synthetic generator's truth."""
+the reference verdicts of doubtful lines, the lake schemas and the teacher reference."""
 
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import itertools
 import json
 import math
@@ -15,13 +13,11 @@ import pyarrow as pa
 import pytest
 
 from jiaoyan import codes
-from jiaoyan.contracts import ACTIVITY_EVENTS, LAKE_CONTRACTS
-from jiaoyan.contracts import validate as v
+from jiaoyan.contracts import LAKE_CONTRACTS
 from jiaoyan.contracts.lake import FACT_DATE, KIND_EVENT_TYPES, RESEARCH_EVENT_TYPES
 from spark_jobs import lake_io
 from spark_jobs.activity import check, research
 from spark_jobs.activity.reference import teacher_rows
-from spark_jobs.activity.synthetic import Generator, World
 
 
 def test_score_components_and_weights() -> None:
@@ -97,15 +93,3 @@ def test_teacher_reference_keeps_the_latest_delivery_of_each_version(tmp_path: P
         (tmp_path / day / "reference" / "teachers.csv").write_text(header + body, encoding="utf-8")
     rows = teacher_rows(str(tmp_path), dt.date(2026, 11, 6)).to_pylist()
     assert [(r["teacher_id"], r["university_id"]) for r in rows] == [("T1", "U9"), ("T2", "U2"), ("T2", "U3")]
-
-
-def test_synthetic_truth_agrees_with_the_reference_reader(tmp_path: Path) -> None:
-    generator = Generator(tmp_path, World(members=30, activities=20), broken_rate=0.05)
-    truth = generator.write_batch(dt.date(2026, 11, 16), 600)
-    broken, valid = set(), 0
-    for name in truth.files:
-        result = v.read_jsonl(ACTIVITY_EVENTS, gzip.decompress((tmp_path / "2026-11-16" / name).read_bytes()), name)
-        broken |= {(name, line) for line in result.rejects["line"].to_pylist()}
-        valid += result.n_good
-    assert broken == {(b["file"], b["line"]) for b in truth.broken}
-    assert valid == truth.valid == truth.new_events + truth.duplicates_in_batch + truth.duplicates_of_earlier

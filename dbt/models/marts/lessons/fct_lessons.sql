@@ -61,7 +61,8 @@ ranked_runs as (
                 is_simulated_model asc,
                 loaded_at desc,
                 model_name desc,
-                model_version desc
+                -- registry versions are numbers: compare them as numbers ('10' after '9')
+                case when model_version ~ '^[0-9]+$' then lpad(model_version, 20, '0') else model_version end desc
         ) as preference
 
     from lesson_runs
