@@ -1,5 +1,9 @@
-"""``jiaoyan model``: train, evaluate and inspect the behaviour model (minimal; the retraining
-workflow extends it with a promotion gate and rollback)."""
+"""``jiaoyan model``: train, evaluate, promote, roll back and list the behaviour model.
+
+Each command prints one line per decision on stdout (progress goes to stderr); errors a user
+can act on are :class:`jiaoyan.errors.UserError` (one line, exit status 2). The Airflow DAG calls
+the same functions directly: :func:`behaviour_model.train.train_from_warehouse`,
+:func:`behaviour_model.registry.promote` and :func:`behaviour_model.registry.rollback`."""
 
 from __future__ import annotations
 
@@ -32,34 +36,46 @@ def model() -> None:
 
 
 @model.command("train")
+@click.option("--warehouse", is_flag=True, help="train from the warehouse's gold codes (raw.gold_codes, read as the "
+              "transformer role); --landing then says where the videos are (default JIAOYAN_LANDING_URI)")
 @click.option("--landing", default=None, help="train from every gold-coded lesson of this landing zone")
 @click.option("--lessons", default=None, help="or from a lesson list CSV (lesson_id, teacher_id, video_uri, gold_uri)")
 @click.option("--extractors", default="scene,board,speech", show_default=True, help="feature extractors")
-@click.option("--holdout", default=0.2, show_default=True, help="share of teachers held out for scoring")
+@click.option("--holdout", default=None, type=float, help="share of teachers held out for scoring "
+              "(default JIAOYAN_MLFLOW_HOLDOUT_SHARE, 0.2)")
 @click.option("--max-iter", default=None, type=int, help="boosting iterations (default: the model's)")
 @click.option("--workers", default=2, show_default=True, help="processes computing features")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--register/--no-register", default=True, show_default=True, help="register a model version")
-def train_command(landing: str | None, lessons: str | None, extractors: str, holdout: float, max_iter: int | None,
-                  workers: int, seed: int, register: bool) -> None:
-    """Train on gold lessons, score a hold-out, log to MLflow and register (champion if none)."""
+@click.option("--shuffle-labels", is_flag=True, hidden=True, help="negative control: permute the training labels")
+def train_command(warehouse: bool, landing: str | None, lessons: str | None, extractors: str, holdout: float | None,
+                  max_iter: int | None, workers: int, seed: int, register: bool, shuffle_labels: bool) -> None:
+    """Train on gold lessons, score a hold-out, log to MLflow and register (champion if none, else challenger)."""
+    from behaviour_model import dataset
     from behaviour_model.model import DEFAULT_PARAMS
     from behaviour_model.train import train
 
-    items, source = _lessons(landing, lessons)
+    snapshot = ""
+    if warehouse:
+        if lessons:
+            raise UserError("--warehouse reads the gold lessons from the warehouse; --lessons cannot be combined")
+        items, marker = dataset.from_warehouse(landing)
+        snapshot, source = marker.marker(), f"warehouse:raw.gold_codes (landing {landing or 'JIAOYAN_LANDING_URI'})"
+        click.echo(f"warehouse: {marker.lessons} gold lessons, {marker.rows} points ({snapshot})", err=True)
+    else:
+        items, source = _lessons(landing, lessons)
     params = dict(DEFAULT_PARAMS) | ({"max_iter": max_iter} if max_iter else {})
     click.echo(f"training on {len(items)} gold lessons ({source})", err=True)
     result = train(items, [e.strip() for e in extractors.split(",") if e.strip()], params=params, holdout=holdout,
-                   seed=seed, workers=workers, register=register, source=source,
-                   log_fn=lambda m: click.echo(m, err=True))
+                   seed=seed, workers=workers, register=register, source=source, data_snapshot=snapshot,
+                   shuffle_labels=shuffle_labels, log_fn=lambda m: click.echo(m, err=True))
     if result.quarantined:
         click.echo(f"{len(result.quarantined)} lesson(s) unusable: " + "; ".join(
             f"{k}: {v}" for k, v in list(result.quarantined.items())[:5]), err=True)
     if result.holdout:
         click.echo(f"hold-out ({len(result.holdout_lessons)} lessons): {_metrics_line(result.holdout)}")
-    where = f"registered {result.model_uri}" + (" as champion" if result.champion else "") if register else \
-        "not registered"
-    click.echo(f"run {result.run_id}: {where}")
+    where = f"registered {result.model_uri} as {result.alias}" if register else "not registered"
+    click.echo(f"run {result.run_id}: {where}; data {result.data_version[:19]}, code {result.code_version}")
 
 
 @model.command("evaluate")
@@ -85,6 +101,67 @@ def evaluate_command(landing: str | None, lessons: str | None, model_alias: str 
                    f"{_metrics_line(result)}")
     else:
         click.echo("no lesson could be coded: " + json.dumps(result["summary"]["quarantine_reasons"]))
+
+
+@model.command("promote")
+@click.option("--version", default=None, help="version to gate (default: the one behind @challenger)")
+@click.option("--margin", default=None, type=float, help="macro-F1 the challenger must gain "
+              "(default JIAOYAN_MLFLOW_PROMOTION_MARGIN, 0.01)")
+@click.option("--max-f1-drop", default=None, type=float, help="largest F1 fall allowed for any teacher behaviour "
+              "(default JIAOYAN_MLFLOW_PROMOTION_MAX_F1_DROP, 0.05)")
+@click.option("--max-share-mae-rise", default=None, type=float, help="largest student-share MAE rise allowed "
+              "(default JIAOYAN_MLFLOW_PROMOTION_MAX_SHARE_MAE_RISE, 0.01)")
+@click.option("--force", is_flag=True, help="promote whatever the checks say (recorded as forced)")
+@click.option("--workers", default=2, show_default=True, help="processes computing features")
+@click.option("--json", "as_json", is_flag=True, help="print the decision as JSON")
+def promote_command(version: str | None, margin: float | None, max_f1_drop: float | None,
+                    max_share_mae_rise: float | None, force: bool, workers: int, as_json: bool) -> None:
+    """Score challenger and champion on the challenger's held-out lessons; promote only if it beats the champion."""
+    from behaviour_model.registry import promote
+
+    decision = promote(version, margin=margin, max_f1_drop=max_f1_drop, max_share_mae_rise=max_share_mae_rise,
+                       force=force, workers=workers, log_fn=lambda m: click.echo(m, err=True))
+    if as_json:
+        click.echo(json.dumps(decision.as_dict(), indent=2, ensure_ascii=False))
+        return
+    for reason in decision.reasons:
+        click.echo(f"  {reason}", err=True)
+    click.echo(decision.line())
+
+
+@model.command("rollback")
+@click.option("--to", "to", default=None, help="version to make champion (default: the previous champion)")
+@click.option("--reason", default="", help="why (kept as a tag on the version rolled back)")
+def rollback_command(to: str | None, reason: str) -> None:
+    """Point @champion back at the previous champion, or at a given version."""
+    from behaviour_model.registry import rollback
+
+    click.echo(rollback(to, reason=reason).line())
+
+
+@model.command("list")
+@click.option("--json", "as_json", is_flag=True, help="print the versions as JSON")
+def list_command(as_json: bool) -> None:
+    """Registered versions: aliases, hold-out macro-F1 and share MAE, feature set, creation time, gate decision."""
+    from dataclasses import asdict
+
+    from behaviour_model.registry import list_versions
+    from behaviour_model.settings import MlflowSettings
+
+    rows = list_versions()
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    if not rows:
+        click.echo(f"no version of {MlflowSettings().model_name} registered")
+        return
+    click.echo(f"{'version':>7}  {'aliases':<20} {'macro-F1':>8} {'shareMAE':>8}  {'feature set':<26} "
+               f"{'created (UTC)':<25} promotion")
+    for r in rows:
+        f1 = f"{r.macro_f1:.3f}" if r.macro_f1 is not None else "-"
+        mae = f"{r.share_mae:.3f}" if r.share_mae is not None else "-"
+        click.echo(f"{r.version:>7}  {','.join(r.aliases) or '-':<20} {f1:>8} {mae:>8}  {r.feature_set:<26} "
+                   f"{r.created:<25} {r.promotion or '-'}")
 
 
 @model.command("synthetic")

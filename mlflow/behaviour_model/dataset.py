@@ -6,7 +6,12 @@ Where gold lessons come from:
   ``gold_codes``), with the video and teacher from the manifest of whichever batch listed the
   lesson (gold codes arrive days after their video);
 - a **lesson list** (:func:`from_list`): a CSV with ``lesson_id, teacher_id, video_uri,
-  gold_uri`` (paths relative to the list), as written by :mod:`ray_inference.synthetic`.
+  gold_uri`` (paths relative to the list), as written by :mod:`ray_inference.synthetic`;
+- the **warehouse** (:func:`from_warehouse`): the gold codes the loader put in
+  ``raw.gold_codes``, with teacher and video from ``raw.lesson_manifest`` (the same
+  latest-delivery-wins rules as dbt's ``stg_jiaoyan__gold_codes`` and ``stg_jiaoyan__lessons``),
+  read as the transformer role (the role that may read ``raw``; the reader role sees the marts
+  only). The codes are read once, in memory; videos are resolved against the landing zone.
 
 Features are computed by the inference code itself (:func:`ray_inference.worker.featurize`),
 in parallel processes, and cached per video and feature set under
@@ -19,7 +24,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +45,25 @@ class GoldLesson:
     lesson_id: str
     teacher_id: str
     video_uri: str
-    gold_uri: str
+    gold_uri: str  # a gold_codes CSV, or ``warehouse:raw.gold_codes#<lesson>`` when ``gold`` carries the codes
+    gold: pd.DataFrame | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def codes(self) -> pd.DataFrame:
+        """The lesson's gold codes indexed by point (from memory, else read from ``gold_uri``)."""
+        return self.gold if self.gold is not None else read_gold(self.gold_uri)
+
+
+@dataclass(frozen=True)
+class WarehouseSnapshot:
+    """What the warehouse held when gold lessons were read: the marker logged with a training run."""
+
+    lessons: int
+    rows: int
+    max_batch_id: str
+    max_loaded_at: str
+
+    def marker(self) -> str:
+        return f"raw.gold_codes@{self.max_batch_id}/{self.max_loaded_at}"
 
 
 @dataclass
@@ -100,6 +123,62 @@ def from_landing(landing_uri: str) -> list[GoldLesson]:
     if not lessons:
         raise UserError(f"{landing_uri}: no gold-coded lesson with a video")
     return lessons
+
+
+GOLD_SQL = """
+select distinct on (lesson_id, point_index)
+       lesson_id, point_index, teacher_behaviour, {shares}, _batch_id, _loaded_at
+from raw.gold_codes
+order by lesson_id, point_index, coded_at desc nulls last, _loaded_at desc, _batch_id desc, _line desc nulls last
+"""
+MANIFEST_SQL = """
+select distinct on (lesson_id) lesson_id, teacher_id, video_uri, _batch_id
+from raw.lesson_manifest
+where lesson_id = any(%s)
+order by lesson_id, _loaded_at desc, _batch_id desc, _line desc nulls last
+"""
+
+
+def from_warehouse(landing_uri: str | None = None, role: str = "transformer"
+                   ) -> tuple[list[GoldLesson], WarehouseSnapshot]:
+    """Every gold-coded lesson in the warehouse whose manifest row has a video, with the snapshot marker.
+
+    A relative ``video_uri`` is resolved against the batch folder that delivered the manifest row
+    (``<landing>/<batch_id>/``), as inference does; the landing zone defaults to ``JIAOYAN_LANDING_URI``.
+    """
+    from jiaoyan import db
+    from jiaoyan.settings import get_settings
+
+    landing_uri = landing_uri or get_settings().landing_uri
+    shares = ", ".join(codes.share_columns())
+    with db.connect(role) as conn:  # type: ignore[arg-type]
+        gold = pd.DataFrame(conn.execute(GOLD_SQL.format(shares=shares)).fetchall(),
+                            columns=["lesson_id", "point_index", "teacher_behaviour", *codes.share_columns(),
+                                     "_batch_id", "_loaded_at"])
+        if gold.empty:
+            raise UserError("the warehouse has no gold codes (raw.gold_codes is empty): load a batch with gold/ "
+                            "files first (`jiaoyan load`)")
+        manifest = {r[0]: r[1:] for r in conn.execute(MANIFEST_SQL, (sorted(gold["lesson_id"].unique()),))}
+    lessons, used = [], []
+    for lesson_id, frame in gold.groupby("lesson_id", sort=True):
+        row = manifest.get(str(lesson_id))
+        if row is None or not row[1]:
+            continue
+        teacher_id, video_uri, batch_id = row
+        video = video_uri if "://" in video_uri or video_uri.startswith("/") else join(
+            join(landing_uri, batch_id), video_uri)
+        frame = frame.sort_values("point_index").set_index("point_index")
+        lessons.append(GoldLesson(str(lesson_id), teacher_id, video, f"warehouse:raw.gold_codes#{lesson_id}",
+                                  frame[["teacher_behaviour", *codes.share_columns()]].astype(
+                                      dict.fromkeys(codes.share_columns(), np.float32))))
+        used.append(frame)
+    if not lessons:
+        raise UserError(f"the warehouse has gold codes for {gold['lesson_id'].nunique()} lesson(s) but none has a "
+                        "video in raw.lesson_manifest")
+    rows = pd.concat(used)
+    snapshot = WarehouseSnapshot(len(lessons), len(rows), str(rows["_batch_id"].max()),
+                                 pd.Timestamp(rows["_loaded_at"].max()).isoformat())
+    return lessons, snapshot
 
 
 def read_gold(uri: str) -> pd.DataFrame:
@@ -204,7 +283,7 @@ def _run_jobs(jobs: list[FeatureJob], workers: int, log_fn: Callable[[str], None
 
 
 def _join(g: GoldLesson, features: np.ndarray, names: list[str]) -> pd.DataFrame:
-    gold = read_gold(g.gold_uri)
+    gold = g.codes()
     points = [k for k in gold.index if 0 <= k < len(features)]
     frame = pd.DataFrame(features[points], columns=names)
     frame["_teacher"] = gold.loc[points, "teacher_behaviour"].to_numpy()

@@ -37,7 +37,7 @@ def evaluate_pipeline(lessons: Sequence[dataset.GoldLesson], lake_uri: str | Non
                 continue
             with fs.open(path, "rb") as handle:
                 pred = pq.read_table(handle).to_pandas().set_index("point_index")
-            gold = dataset.read_gold(g.gold_uri)
+            gold = g.codes()
             common = gold.index.intersection(pred.index)
             frames.append(pd.DataFrame({
                 "true": gold.loc[common, "teacher_behaviour"].to_numpy(),
