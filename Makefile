@@ -14,6 +14,9 @@ PY          := $(VENV)/bin/python
 JIAOYAN     := $(VENV)/bin/jiaoyan
 DEMO_SEED   ?= 7
 DEMO_LANDING ?= $(ROOT)/.data/landing
+# the demo world, lighter than the scale's default: fewer videos to render and code (the year of logs, scores and
+# pre-coded lessons is whole); `make demo DEMO_DATA_ARGS=` renders every video of the demo scale
+DEMO_DATA_ARGS ?= --lessons-per-night 12 --gold-lessons 40
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
@@ -45,10 +48,14 @@ down: ## Stop the local warehouse cluster
 demo-data: setup ## Generate the demo world into the landing zone (deterministic; skipped when present)
 	@if [ -f $(DEMO_LANDING)/_truth/world.json ]; then \
 	  echo "demo world present in $(DEMO_LANDING) (delete it to regenerate)"; \
-	else $(JIAOYAN) demo-data --scale demo --seed $(DEMO_SEED) --out $(DEMO_LANDING); fi
+	else $(JIAOYAN) demo-data --scale demo --seed $(DEMO_SEED) --out $(DEMO_LANDING) $(DEMO_DATA_ARGS); fi
 
 demo: warehouse demo-data ## Set up, start the warehouse, generate the demo world, run the pipeline, say where to look
-	$(JIAOYAN) demo summary --landing $(DEMO_LANDING)
+	$(JIAOYAN) pipeline demo --landing $(DEMO_LANDING)
+
+airflow-ui: setup ## Airflow's UI on the project-local metadata (after `make demo`): http://localhost:8080
+	eval "$$($(PY) -c 'from jiaoyan.pipeline import airflow_env as a; print(" ".join(f"export {k}={v};" for k, v in a.environment().items()))')" && \
+	  $(VENV)/bin/airflow standalone
 
 test: setup warehouse ## Run the whole test suite (unit and integration, real services)
 	$(PY) -m pytest tests

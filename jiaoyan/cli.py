@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gate": ("expectations.cli:gate", "Quality gates (Great Expectations): raw before dbt, marts before publishing."),
     "infer": ("ray_inference.cli:infer", "Code lesson videos with the behaviour model on Ray, codes to the lake."),
     "model": ("behaviour_model.cli:model", "Train, evaluate and inspect the behaviour model (MLflow registry)."),
+    "pipeline": ("jiaoyan.pipeline.cli:pipeline", "Nightly steps, backfill, a DAG run (dag.test), the whole demo."),
 }
 
 
