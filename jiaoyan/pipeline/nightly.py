@@ -13,8 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from jiaoyan import lake, landing, log
-from jiaoyan.contracts.batch import BATCH_MARKER
+from jiaoyan import log
 from jiaoyan.errors import UserError
 from jiaoyan.pipeline.settings import get_pipeline_settings
 from jiaoyan.settings import get_settings
@@ -28,12 +27,17 @@ class StepFailed(RuntimeError):
 
 def batch_location(batch_date: dt.date | str, landing_uri: str | None = None) -> tuple[str, str]:
     """(batch id, batch folder URI) of a night."""
+    from jiaoyan import landing  # the DAG files import this module: keep their parse fast (no pyarrow)
+
     day = dt.date.fromisoformat(batch_date) if isinstance(batch_date, str) else batch_date
     return day.isoformat(), landing.batch_uri(landing_uri or get_settings().landing_uri, day)
 
 
 def batch_ready(batch_date: dt.date | str, landing_uri: str | None = None) -> bool:
     """The night's batch is complete: its marker ``_batch.json`` is there (producers write it last)."""
+    from jiaoyan import landing
+    from jiaoyan.contracts.batch import BATCH_MARKER
+
     _, uri = batch_location(batch_date, landing_uri)
     fs, path = landing.filesystem(landing.join(uri, BATCH_MARKER))
     return fs.exists(path)
@@ -174,6 +178,8 @@ def _verdict(verdict: Any) -> dict[str, Any]:
 
 def run_night(batch_date: dt.date | str, landing_uri: str | None = None, lake_uri: str | None = None) -> dict:
     """Every step in order, without Airflow (``jiaoyan pipeline night``): what the DAG does, sequentially."""
+    from jiaoyan import lake
+
     info = register(batch_date, landing_uri)
     batch_id, uri = info["batch_id"], info["batch_uri"]
     lake_uri = lake.root(lake_uri)
