@@ -274,14 +274,9 @@ def test_jiaoyan_settings_in_compose_exist(services: dict) -> None:
 
     # read with os.environ or by dbt, outside the pydantic settings classes
     known = {"JIAOYAN_DBT_THREADS", "JIAOYAN_LOG_LEVEL", "JIAOYAN_PSEUDONYM_SALT", "JIAOYAN_HOME", "JIAOYAN_DATA_DIR"}
-    classes = [Settings, InferenceSettings, SparkSettings, MlflowSettings, GateSettings]
-    try:  # the orchestration's settings (pool sizes, chunking), where that package is present
-        from jiaoyan.pipeline.settings import PipelineSettings
+    from jiaoyan.pipeline.settings import PipelineSettings
 
-        classes.append(PipelineSettings)
-    except ImportError:
-        known |= {"JIAOYAN_PIPELINE_WAREHOUSE_POOL_SLOTS", "JIAOYAN_PIPELINE_RAY_POOL_SLOTS",
-                  "JIAOYAN_PIPELINE_LESSONS_PER_CHUNK"}
+    classes = [Settings, InferenceSettings, SparkSettings, MlflowSettings, GateSettings, PipelineSettings]
     for cls in classes:
         prefix = cls.model_config["env_prefix"]
         known |= {f"{prefix}{name}".upper() for name in cls.model_fields}
