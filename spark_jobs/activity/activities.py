@@ -26,12 +26,15 @@ from spark_jobs.activity.reference import employer_on_day
 
 
 def rebuild(spark: SparkSession, lake_uri: str, changed_events: DataFrame, changed_days: list[dt.date],
-            teachers: DataFrame, timezone: str,
-            materialise: Callable[[DataFrame], DataFrame]) -> tuple[DataFrame, set[dt.date]]:
+            teachers: DataFrame, timezone: str, materialise: Callable[[DataFrame], DataFrame],
+            as_of: DataFrame | None = None) -> tuple[DataFrame, set[dt.date]]:
     """The activities rows of every partition to rewrite, and those partitions.
 
     ``materialise`` computes a frame once and cuts its lineage: the stored activities are
-    read from the partitions this step then rewrites.
+    read from the partitions this step then rewrites. ``as_of`` (a backfill: ``activity_id``,
+    ``_as_of``, the last batch that touched each activity; ``teachers`` then from
+    :func:`~spark_jobs.activity.reference.versions_frame`) looks up the participants'
+    employers with the teacher versions that batch knew.
     """
     touched = (changed_events.where(F.col("event_type").isin(facts.CREATED, facts.ATTENDED)
                                     & F.col("object_id").isNotNull())
@@ -45,7 +48,8 @@ def rebuild(spark: SparkSession, lake_uri: str, changed_events: DataFrame, chang
     attendance = (lake_io.read_range(spark, lake_uri, ACTIVITY_ATTENDANCE, since, None)
                   .join(touched, "activity_id", "left_semi"))
     created = _creation(changed_events, stored_touched, changed_days, timezone)
-    rebuilt = materialise(lake_io.conform(_combine(created, _participation(attendance, teachers)), ACTIVITIES))
+    participation = _participation(attendance, teachers, as_of)
+    rebuilt = materialise(lake_io.conform(_combine(created, participation), ACTIVITIES))
     new_days = {row[0] for row in rebuilt.select(FACT_DATE).distinct().collect()}
     days = old_days | new_days
     carried = stored.where(F.col(FACT_DATE).isin(sorted(days))).join(touched, "activity_id", "left_anti")
@@ -67,9 +71,14 @@ def _creation(events: DataFrame, stored: DataFrame, changed_days: list[dt.date],
             .withColumn("c_date", fact_date(F.col("created_at"), timezone)).drop("_n", "event_id"))
 
 
-def _participation(attendance: DataFrame, teachers: DataFrame) -> DataFrame:
+def _participation(attendance: DataFrame, teachers: DataFrame, as_of: DataFrame | None = None) -> DataFrame:
     """Per activity: attendance totals, participants and their universities and schools, modal kind and office."""
-    located = employer_on_day(attendance, ["activity_id", "member_id", FACT_DATE], teachers)
+    keys = ["activity_id", "member_id", FACT_DATE]
+    if as_of is None:
+        located = employer_on_day(attendance, keys, teachers)
+    else:
+        located = employer_on_day(attendance.join(F.broadcast(as_of), "activity_id", "left"), keys, teachers,
+                                  "_as_of")
     totals = located.groupBy("activity_id").agg(
         F.sum("attendances").cast("int").alias("attendances"),
         facts.distinct_count("member_id").alias("participants"),

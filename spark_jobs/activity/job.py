@@ -71,9 +71,7 @@ def run_batch(spark: SparkSession, batch_date: dt.date, landing_uri: str | None 
     lake_uri = lake.root(lake_uri)
     timezone = get_settings().timezone
     batch_id = batch_date.isoformat()
-    report = RunReport(batch_id=batch_id, settings={
-        "lookback_days": settings.lookback_days, "session_gap_minutes": settings.session_gap_minutes,
-        "trajectory_history_days": settings.trajectory_history_days, "timezone": timezone})
+    report = RunReport(batch_id=batch_id, settings=run_settings(settings, timezone))
     files = read.list_log_files(landing_uri, batch_date)
     report.files = [f.source for f in files]
     LOG.info("batch %s: %d activity file(s)", batch_id, len(files))
@@ -84,10 +82,20 @@ def run_batch(spark: SparkSession, batch_date: dt.date, landing_uri: str | None 
         _write_rejects(None, spark, lake_uri, batch_id)
     if changed:
         _facts(spark, report, changed, batch_date, landing_uri, lake_uri, settings, timezone)
-    landing.write_bytes(lake.activity_run_file(batch_id, lake_uri),
-                        json.dumps(report.to_json(), indent=2, ensure_ascii=False).encode())
+    write_run_file(report, lake_uri)
     report.seconds = round(time.monotonic() - started, 1)
     return report
+
+
+def run_settings(settings: SparkSettings, timezone: str) -> dict[str, object]:
+    """The settings a run file records."""
+    return {"lookback_days": settings.lookback_days, "session_gap_minutes": settings.session_gap_minutes,
+            "trajectory_history_days": settings.trajectory_history_days, "timezone": timezone}
+
+
+def write_run_file(report: RunReport, lake_uri: str) -> None:
+    landing.write_bytes(lake.activity_run_file(report.batch_id, lake_uri),
+                        json.dumps(report.to_json(), indent=2, ensure_ascii=False).encode())
 
 
 def _events(spark: SparkSession, report: RunReport, files: list[read.LogFile], batch_date: dt.date,
@@ -128,21 +136,9 @@ def _events(spark: SparkSession, report: RunReport, files: list[read.LogFile], b
 def _facts(spark: SparkSession, report: RunReport, changed: list[dt.date], batch_date: dt.date,
            landing_uri: str, lake_uri: str, settings: SparkSettings, timezone: str) -> None:
     """Step 5: everything derived from the clean events of the changed days."""
-    # the columns every fact needs, read once and kept for the six day facts and the activities
-    events = lake_io.read_days(spark, lake_uri, contracts.ACTIVITY_EVENTS_CLEAN, changed).select(
-        *facts.EVENT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
-    _write(report, facts.sessions(events, settings.session_gap_minutes), lake_uri, contracts.MEMBER_SESSIONS,
-           changed)
-    sessions = lake_io.read_days(spark, lake_uri, contracts.MEMBER_SESSIONS, changed)
-    day_facts = {
-        contracts.MEMBER_DAY: facts.member_day(events, sessions),
-        contracts.MEMBER_DAY_KINDS: facts.member_day_kinds(events),
-        contracts.VTRO_DAY: facts.vtro_day(events),
-        contracts.ACTIVITY_ATTENDANCE: facts.activity_attendance(events),
-        contracts.RESOURCES_PUBLISHED: facts.resources_published(events),
-    }
-    for contract, frame in day_facts.items():
-        _write(report, frame, lake_uri, contract, changed)
+    events = read_changed_events(spark, lake_uri, changed)
+    for contract in write_day_facts(spark, events, changed, lake_uri, settings):
+        report.partitions[contract.name] = [d.isoformat() for d in changed]
     teachers = reference.teachers_frame(spark, landing_uri, batch_date)
     rows, days = activities.rebuild(spark, lake_uri, events, changed, teachers, timezone,
                                     lambda frame: _materialise(frame, settings))
@@ -155,12 +151,38 @@ def _facts(spark: SparkSession, report: RunReport, changed: list[dt.date], batch
     _write(report, rows, lake_uri, contracts.MEMBER_TERM_RESEARCH, {t.term_start for t in terms})
 
 
-def _write(report: RunReport, frame: DataFrame, lake_uri: str, contract: contracts.Contract,
+def read_changed_events(spark: SparkSession, lake_uri: str, changed: list[dt.date]) -> DataFrame:
+    """The columns every fact needs, read once and kept for the six day facts and the activities."""
+    return lake_io.read_days(spark, lake_uri, contracts.ACTIVITY_EVENTS_CLEAN, changed).select(
+        *facts.EVENT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def write_day_facts(spark: SparkSession, events: DataFrame, changed: list[dt.date], lake_uri: str,
+                    settings: SparkSettings) -> list[contracts.Contract]:
+    """Rewrite the day-grain facts of the changed days (sessions first: member_day reads them back);
+    returns the datasets written, in order."""
+    _write(None, facts.sessions(events, settings.session_gap_minutes), lake_uri, contracts.MEMBER_SESSIONS,
+           changed)
+    sessions = lake_io.read_days(spark, lake_uri, contracts.MEMBER_SESSIONS, changed)
+    day_facts = {
+        contracts.MEMBER_DAY: facts.member_day(events, sessions),
+        contracts.MEMBER_DAY_KINDS: facts.member_day_kinds(events),
+        contracts.VTRO_DAY: facts.vtro_day(events),
+        contracts.ACTIVITY_ATTENDANCE: facts.activity_attendance(events),
+        contracts.RESOURCES_PUBLISHED: facts.resources_published(events),
+    }
+    for contract, frame in day_facts.items():
+        _write(None, frame, lake_uri, contract, changed)
+    return [contracts.MEMBER_SESSIONS, *day_facts]
+
+
+def _write(report: RunReport | None, frame: DataFrame, lake_uri: str, contract: contracts.Contract,
            days: set[dt.date] | list[dt.date], files_per_day: int = 1) -> None:
     started = time.monotonic()
     written = lake_io.write_days(frame, lake_uri, contract, days, files_per_day)
     LOG.info("%s: rewrote %d day(s) in %.1f s", contract.name, len(written), time.monotonic() - started)
-    report.partitions[contract.name] = [d.isoformat() for d in sorted(days)]
+    if report is not None:
+        report.partitions[contract.name] = [d.isoformat() for d in sorted(days)]
 
 
 def _write_rejects(rejects: DataFrame | None, spark: SparkSession, lake_uri: str, batch_id: str) -> int:

@@ -26,6 +26,7 @@ from spark_jobs.lake_io import spark_path
 
 POSITION_BITS = 33  # monotonically_increasing_id: partition index << 33 | position in the partition
 SOURCE_PREFIX = ACTIVITY_EVENTS.location.split("/", 1)[0]  # "activity"
+BATCH_IN_PATH = rf"/(\d{{4}}-\d{{2}}-\d{{2}})/{SOURCE_PREFIX}/[^/]+$"  # the batch folder of a log file's path
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,16 @@ def list_log_files(landing_uri: str, batch_date: dt.date) -> list[LogFile]:
     return found
 
 
-def read_lines(spark: SparkSession, files: list[LogFile]) -> DataFrame:
-    """Columns: ``source_file``, ``line`` (from 1), ``value`` (the line without its ``\\n``)."""
+def read_lines(spark: SparkSession, files: list[LogFile], with_batch: bool = False) -> DataFrame:
+    """Columns: ``source_file``, ``line`` (from 1), ``value`` (the line without its ``\\n``).
+
+    ``with_batch`` (files of several batches read at once): ``source_file`` is prefixed with the
+    batch folder's name, ``<YYYY-MM-DD>/activity/<name>`` (see :func:`split_batch`)."""
     raw = spark.read.option("lineSep", "\n").text([spark_path(f.uri) for f in files])
     # the id must be taken straight off the scan, before any filter, to count every line
     lines = raw.select(
         F.col("value"),
+        F.col("_metadata.file_path").alias("_file_path"),
         F.col("_metadata.file_name").alias("_file_name"),
         F.col("_metadata.file_block_start").alias("_block_start"),
         (F.monotonically_increasing_id().bitwiseAND(F.lit((1 << POSITION_BITS) - 1)) + 1).alias("_position"),
@@ -73,10 +78,20 @@ def read_lines(spark: SparkSession, files: list[LogFile]) -> DataFrame:
     before = _lines_before_splits(spark, [f for f in files if f.splittable and f.size > split_bytes])
     line = F.col("_position") + F.coalesce(F.col("_lines_before"), F.lit(0))
     if before is not None:
-        lines = lines.join(F.broadcast(before), ["_file_name", "_block_start"], "left")
+        lines = lines.join(F.broadcast(before), ["_file_path", "_block_start"], "left")
     else:
         lines = lines.withColumn("_lines_before", F.lit(0).cast("long"))
-    return lines.select(_source(F.col("_file_name")).alias("source_file"), line.cast("long").alias("line"), "value")
+    source = _source(F.col("_file_name"))
+    if with_batch:
+        source = F.concat(F.regexp_extract(F.col("_file_path"), BATCH_IN_PATH, 1), F.lit("/"), source)
+    return lines.select(source.alias("source_file"), line.cast("long").alias("line"), "value")
+
+
+def split_batch(frame: DataFrame) -> DataFrame:
+    """Undo ``with_batch``: ``batch_id`` and the plain ``source_file`` (relative to the batch folder)."""
+    prefixed = F.col("source_file")
+    return frame.withColumns({"batch_id": F.substring_index(prefixed, "/", 1),
+                              "source_file": F.expr(f"substring(source_file, {len('YYYY-MM-DD/') + 1})")})
 
 
 def _conf_bytes(spark: SparkSession, key: str) -> int:
@@ -95,16 +110,16 @@ def _lines_before_splits(spark: SparkSession, big_files: list[LogFile]) -> DataF
     if not big_files:
         return None
     counts = (spark.read.option("lineSep", "\n").text([spark_path(f.uri) for f in big_files])
-              .groupBy(F.col("_metadata.file_name").alias("_file_name"),
+              .groupBy(F.col("_metadata.file_path").alias("_file_path"),
                        F.col("_metadata.file_block_start").alias("_block_start"))
               .count().collect())
     rows = []
     by_file: dict[str, list[tuple[int, int]]] = {}
     for row in counts:
-        by_file.setdefault(row["_file_name"], []).append((row["_block_start"], row["count"]))
+        by_file.setdefault(row["_file_path"], []).append((row["_block_start"], row["count"]))
     for name, blocks in by_file.items():
         total = 0
         for start, count in sorted(blocks):
             rows.append((name, start, total))
             total += count
-    return spark.createDataFrame(rows, "_file_name string, _block_start long, _lines_before long")
+    return spark.createDataFrame(rows, "_file_path string, _block_start long, _lines_before long")
