@@ -113,20 +113,44 @@ def evaluate_command(landing: str | None, lessons: str | None, model_alias: str 
               "(default JIAOYAN_MLFLOW_PROMOTION_MAX_SHARE_MAE_RISE, 0.01)")
 @click.option("--force", is_flag=True, help="promote whatever the checks say (recorded as forced)")
 @click.option("--workers", default=2, show_default=True, help="processes computing features")
+@click.option("--cache-dir", default=None, help="feature cache (default .data/inference/feature-cache)")
 @click.option("--json", "as_json", is_flag=True, help="print the decision as JSON")
 def promote_command(version: str | None, margin: float | None, max_f1_drop: float | None,
-                    max_share_mae_rise: float | None, force: bool, workers: int, as_json: bool) -> None:
+                    max_share_mae_rise: float | None, force: bool, workers: int, cache_dir: str | None,
+                    as_json: bool) -> None:
     """Score challenger and champion on the challenger's held-out lessons; promote only if it beats the champion."""
     from behaviour_model.registry import promote
 
     decision = promote(version, margin=margin, max_f1_drop=max_f1_drop, max_share_mae_rise=max_share_mae_rise,
-                       force=force, workers=workers, log_fn=lambda m: click.echo(m, err=True))
+                       force=force, workers=workers, cache_dir=cache_dir, log_fn=lambda m: click.echo(m, err=True))
     if as_json:
         click.echo(json.dumps(decision.as_dict(), indent=2, ensure_ascii=False))
         return
     for reason in decision.reasons:
         click.echo(f"  {reason}", err=True)
     click.echo(decision.line())
+
+
+@model.command("score")
+@click.option("--landing", default=None, help="score on every gold-coded lesson of this landing zone")
+@click.option("--lessons", default=None, help="or on a lesson list CSV (lesson_id, teacher_id, video_uri, gold_uri)")
+@click.option("--version", default=None, help="registered version (default: the one behind --alias)")
+@click.option("--alias", default="champion", show_default=True)
+@click.option("--workers", default=2, show_default=True, help="processes computing features")
+@click.option("--cache-dir", default=None, help="feature cache (default .data/inference/feature-cache)")
+@click.option("--json", "as_json", is_flag=True, help="print the metrics as JSON")
+def score_command(landing: str | None, lessons: str | None, version: str | None, alias: str, workers: int,
+                  cache_dir: str | None, as_json: bool) -> None:
+    """Score a registered version on gold lessons (its pyfunc on the inference features, without Ray)."""
+    from behaviour_model.registry import score_lessons
+
+    items, source = _lessons(landing, lessons)
+    result = score_lessons(items, version, alias, workers=workers, cache_dir=cache_dir,
+                           log_fn=lambda m: click.echo(m, err=True))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"v{result['model_version']} on {result['lessons']} lessons ({source}): {_metrics_line(result)}")
 
 
 @model.command("rollback")

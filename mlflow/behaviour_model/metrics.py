@@ -1,6 +1,9 @@
 """Accuracy of behaviour codes against reference codes (gold or the generator's truth).
 
-Teacher behaviour: per-behaviour precision, recall and F1, macro-F1 and Cohen's kappa. Student shares: mean
+Teacher behaviour: per-behaviour precision, recall and F1, macro-F1 and Cohen's kappa. Macro-F1
+averages the behaviours that occur in the reference or the prediction (as scikit-learn does by
+default): a behaviour no lesson of a small hold-out shows, and the model never predicts, says
+nothing about the model and does not count as an F1 of 0. Student shares: mean
 absolute error over points and the five shares (and per share). S/T agreement: the share
 of points whose S/T code matches.
 """
@@ -27,7 +30,7 @@ def score(true_teacher: np.ndarray, pred_teacher: np.ndarray, true_shares: np.nd
     st_pred = codes.st_codes(p, np.asarray(pred_shares))
     out: dict[str, Any] = {
         "points": len(t),
-        "teacher_macro_f1": float(per.mean()),
+        "teacher_macro_f1": float(per[(support > 0) | (np.bincount(p, minlength=len(labels)) > 0)].mean()),
         "teacher_kappa": float(cohen_kappa_score(t, p)),
         "teacher_accuracy": float((t == p).mean()),
         "share_mae": float(err.mean()),

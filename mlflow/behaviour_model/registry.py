@@ -72,7 +72,12 @@ def alias_version(client: Any, name: str, alias: str) -> str | None:
 # --- history -------------------------------------------------------------------------------------------
 def champion_history(client: Any, name: str) -> list[str]:
     """Versions that were champion, oldest first."""
-    raw = client.get_registered_model(name).tags.get(HISTORY_TAG, "")
+    from mlflow.exceptions import MlflowException
+
+    try:
+        raw = client.get_registered_model(name).tags.get(HISTORY_TAG, "")
+    except MlflowException as exc:
+        raise UserError(f"no registered model {name}: train one with `jiaoyan model train`") from exc
     return [v for v in raw.split(",") if v]
 
 
@@ -193,6 +198,26 @@ def score_version(name: str, version: str, lessons: Sequence[dataset.GoldLesson]
     model = mlflow.pyfunc.load_model(uri)
     pred = model.predict(ts.features[names].astype(np.float32)).reset_index(drop=True)
     return Scored(version, fset, sorted(set(ts.lesson.tolist())), ts.teacher, ts.shares, pred, ts.lesson)
+
+
+def score_lessons(lessons: Sequence[dataset.GoldLesson], version: str | None = None, alias: str = CHAMPION, *,
+                  settings: MlflowSettings | None = None, workers: int = 2, cache_dir: str | None = None,
+                  log_fn: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Metrics of a registered version (``version``, else the one behind ``alias``) on gold lessons: the
+    registered pyfunc on the features the inference code computes, without Ray (``evaluate_pipeline`` runs
+    the whole pipeline)."""
+    ms = configure(settings)
+    client = _client()
+    number = version or alias_version(client, ms.model_name, alias)
+    if number is None:
+        raise UserError(f"no {ms.model_name}@{alias} in {ms.tracking_uri}")
+    try:
+        scored = score_version(ms.model_name, str(number), lessons, workers, cache_dir, log_fn)
+    except Incomparable as exc:
+        raise UserError(f"cannot score {ms.model_name}: {exc}") from exc
+    result = _metrics_on(scored, set(scored.lessons))
+    result |= {"model_version": str(number), "feature_set": scored.feature_set, "lessons": len(scored.lessons)}
+    return result
 
 
 def _metrics_on(scored: Scored, keep: set[str]) -> dict[str, Any]:

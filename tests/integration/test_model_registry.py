@@ -189,7 +189,7 @@ def test_rollback_and_roll_forward(shuffled: tuple[TrainResult, registry.Promoti
 
 
 def test_list_and_the_cli(shuffled: tuple[TrainResult, registry.PromotionDecision], store: MlflowSettings,
-                          cache: str, capsys: pytest.CaptureFixture[str]) -> None:
+                          cache: str, lesson_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = {r.version: r for r in registry.list_versions(store)}
     assert set(rows) == {"1", "2", "3"} and CHALLENGER in rows["3"].aliases
     assert rows["2"].feature_set == "scene@1+board@1+speech@2" and rows["2"].macro_f1 is not None
@@ -198,9 +198,12 @@ def test_list_and_the_cli(shuffled: tuple[TrainResult, registry.PromotionDecisio
     assert out[0].split()[:2] == ["version", "aliases"] and len(out) == 4
     assert main(["model", "promote", "--version", "99"]) == 2
     assert "has no version 99" in capsys.readouterr().err
-    assert main(["model", "promote"]) == 0  # the shuffled challenger again: refused, one line
+    assert main(["model", "promote", "--cache-dir", cache]) == 0  # the shuffled challenger again: refused, one line
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith("refused jiaoyan-behaviour v3")
+    assert main(["model", "score", "--lessons", str(lesson_dir / "manifest.csv"), "--version", "2",
+                 "--cache-dir", cache]) == 0
+    assert capsys.readouterr().out.startswith("v2 on 16 lessons (lessons:")
 
 
 @pytest.fixture()

@@ -155,6 +155,9 @@ def test_score_has_per_behaviour_precision_recall_and_a_figure() -> None:
         assert {f"precision_{code}", f"recall_{code}", f"f1_{code}", f"support_{code}"} <= set(out)
     assert out["support_" + TEACHER[0]] == 5 and out["recall_" + TEACHER[0]] == 1.0
     assert out["precision_" + TEACHER[0]] == pytest.approx(5 / 7)
+    absent = metrics.score(true[true != TEACHER[1]], pred[true != TEACHER[1]], shares[:15], shares[:15])
+    present = [absent[f"f1_{c}"] for c in TEACHER if c != TEACHER[1]]
+    assert absent["teacher_macro_f1"] == pytest.approx(np.mean(present))  # an absent, unpredicted class: not a 0
     fig = metrics.confusion_figure(out)
     assert "macro-F1" in fig.axes[0].get_title()
     import matplotlib.pyplot as plt
