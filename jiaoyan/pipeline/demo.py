@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -65,15 +66,13 @@ def ensure_champion(landing_uri: str) -> dict[str, Any]:
         return {"model": ms.model_name, "version": version.version, "trained": False}
     except MlflowException:
         pass
-    from behaviour_model.dataset import from_landing
-    from behaviour_model.train import train
+    from behaviour_model.train import train_from_warehouse
 
-    gold = from_landing(landing_uri)
-    if not gold:
-        raise UserError(f"no gold-coded lessons in {landing_uri} to train a first behaviour model from")
-    result = train(gold, settings=ms, source=landing_uri, log_fn=LOG.info)
-    return {"model": result.model_name, "version": result.version, "trained": True, "gold_lessons": len(gold),
-            "champion": result.champion}
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # scikit-learn's OpenMP threads fight Ray and Spark for the cores
+    result = train_from_warehouse(landing_uri, settings=ms, log_fn=LOG.info)  # the gold lessons loaded so far
+    return {"model": result.model_name, "version": result.version, "trained": True, "champion": result.champion,
+            "train_lessons": len(result.train_lessons), "holdout_lessons": len(result.holdout_lessons),
+            "holdout": {k: result.holdout.get(k) for k in ("teacher_macro_f1", "teacher_kappa", "share_mae")}}
 
 
 def run(landing_uri: str | None = None, lake_uri: str | None = None) -> DemoReport:

@@ -4,6 +4,7 @@ tasks to one call each and their XComs small."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from jiaoyan import log
@@ -15,6 +16,7 @@ def train_challenger(landing_uri: str | None = None) -> dict[str, Any]:
     """Train on every gold lesson in the warehouse; registered as challenger (champion when there is none)."""
     from behaviour_model.train import train_from_warehouse
 
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # scikit-learn's OpenMP threads fight Ray and Spark for the cores
     result = train_from_warehouse(landing_uri, log_fn=LOG.info)
     LOG.info("trained %s v%s (%s): hold-out %s", result.model_name, result.version, result.alias or "unregistered",
              {k: result.holdout.get(k) for k in ("teacher_macro_f1", "teacher_kappa", "share_mae")})
