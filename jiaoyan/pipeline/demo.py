@@ -44,7 +44,7 @@ def video_nights(landing_uri: str) -> list[dt.date]:
         lessons = truth.lessons(landing_uri)
     except FileNotFoundError:
         raise UserError(f"{landing_uri} holds no demo world (no _truth/): run `make demo-data` first") from None
-    days = sorted({str(d) for d in lessons.loc[lessons["delivery"] == "video", "date"]})
+    days = sorted({str(d) for d in lessons.loc[lessons["delivery"] == "video", "lesson_date"]})
     return [dt.date.fromisoformat(d) for d in days]
 
 
