@@ -6,7 +6,10 @@ two sessions running at once never share a database."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -16,6 +19,30 @@ from jiaoyan.settings import get_settings, reset_settings_cache
 
 TEST_DATABASE = os.environ.get("JIAOYAN_TEST_DATABASE", f"jiaoyan_test_{os.getpid()}")
 URL_VARIABLES = ("JIAOYAN_WAREHOUSE_URL", "JIAOYAN_LOADER_URL", "JIAOYAN_TRANSFORMER_URL", "JIAOYAN_READER_URL")
+# Airflow reads its configuration once, when first imported by anything in this process: point it at a
+# throw-away home for the whole session before any test module can import it (never the demo's .data/airflow)
+AIRFLOW_TEST_HOME = Path(tempfile.gettempdir()) / f"jiaoyan-airflow-test-{os.getpid()}"
+
+
+def _configure_airflow() -> None:
+    from jiaoyan.pipeline import airflow_env
+
+    for key in [k for k in os.environ if k.startswith("AIRFLOW__")]:
+        os.environ.pop(key)  # a developer's own Airflow settings must not leak into the tests
+    airflow_env.apply(AIRFLOW_TEST_HOME)
+
+
+_configure_airflow()
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Iterator[Path]:
+    """The session's Airflow: metadata database migrated, pools created; removed afterwards."""
+    from jiaoyan.pipeline import airflow_env
+
+    airflow_env.init(AIRFLOW_TEST_HOME)
+    yield AIRFLOW_TEST_HOME
+    shutil.rmtree(AIRFLOW_TEST_HOME, ignore_errors=True)
 
 
 def _with_database(url: str, database: str) -> str:

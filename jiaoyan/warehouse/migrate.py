@@ -177,12 +177,26 @@ def sync_raw_tables(conn: psycopg.Connection) -> None:
             conn.execute(raw_table_ddl(contract))
             conn.execute(sql.SQL("comment on table raw.{} is {}").format(
                 sql.Identifier(contract.name), sql.Literal(f"{contract.description} ({contract.location})")))
-            existing = {row[0] for row in conn.execute(
-                "select column_name from information_schema.columns where table_schema = 'raw' and table_name = %s",
-                (contract.name,))}
+            nullable = dict(conn.execute(
+                "select column_name, is_nullable = 'YES' from information_schema.columns "
+                "where table_schema = 'raw' and table_name = %s", (contract.name,)).fetchall())
             for f in contract.fields:
-                if f.name not in existing:
+                if f.name not in nullable:
                     conn.execute(sql.SQL("alter table raw.{} add column {} {}").format(
                         sql.Identifier(contract.name), sql.Identifier(f.name), sql.SQL(pg_type(f.type))))
+                if f.required and nullable.get(f.name, True):
+                    _require(conn, contract.name, f.name)  # a column added since the table was created
             conn.execute(sql.SQL("create index if not exists {} on raw.{} (_batch_id)").format(
                 sql.Identifier(f"{contract.name}_batch"), sql.Identifier(contract.name)))
+
+
+def _require(conn: psycopg.Connection, table: str, column: str) -> None:
+    """NOT NULL on a required column added to an existing table: possible while its rows (if any) all have a
+    value; otherwise the table keeps the column nullable and the raw gate's ``column_types`` check says so."""
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("alter table raw.{} alter column {} set not null").format(
+                sql.Identifier(table), sql.Identifier(column)))
+    except psycopg.errors.NotNullViolation:
+        LOG.warning("raw.%s.%s is required by its contract but older rows have no value: left nullable "
+                    "(reload those batches, then run `jiaoyan warehouse migrate` again)", table, column)
