@@ -118,13 +118,15 @@ members as (
 
 ),
 
+-- the active share's numerator counts the same people as its denominator (members at the reference date): a member
+-- who was active and left during the year is in neither, so the share can never pass 1
 members_during_year as (
 
     select distinct memberships.vtro_id, memberships.teacher_id, years.report_year
     from memberships
     cross join years
-    where memberships.joined_on <= years.year_end
-      and (memberships.left_on is null or memberships.left_on >= years.year_start)
+    where memberships.joined_on <= years.reference_date
+      and (memberships.left_on is null or memberships.left_on > years.reference_date)
 
 ),
 
