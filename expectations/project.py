@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import psycopg
 
@@ -56,8 +57,15 @@ def export_connection_urls() -> None:
     settings = get_gate_settings()
     for variable, configured, role in ((RAW_URL_VARIABLE, settings.raw_url, "loader"),
                                        (MARTS_URL_VARIABLE, settings.marts_url, "transformer")):
-        url = configured or url_for(role)  # type: ignore[arg-type]
+        url = with_session_options(configured or url_for(role), settings.session_options)  # type: ignore[arg-type]
         os.environ[variable] = url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def with_session_options(url: str, options: str) -> str:
+    """The URL with libpq ``options`` (session settings) added, unless it sets its own."""
+    if not options or "options=" in url:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}options={quote(options)}"
 
 
 @cache

@@ -123,7 +123,8 @@ def pattern_rule(contract: Contract, f: Field, batch_id: str) -> Expectation:
         from (select b.{f.name}, count(*) as rows, min(b._source_file) as _source_file, min(b._line) as _line
               from {{batch}} as b
               where b._batch_id = {literal(batch_id)} and b.{f.name} is not null
-              group by b.{f.name}) as v
+              group by b.{f.name}
+              offset 0) as v  /* a fence: the regex runs per distinct value, not pushed into the scan */
         where v.{f.name}::text !~ '{pattern}'"""
     return rule(f"{f.name}.pattern", query, f"{f.name} matches {f.pattern}", _WHY_CONTRACT)
 
@@ -294,7 +295,8 @@ def reference_checks(contract: Contract, batch_id: str) -> list:
             from (select b.{f.name}, count(*) as rows, min(b._source_file) as _source_file, min(b._line) as _line
                   from {{batch}} as b
                   where b._batch_id = {literal(batch_id)} and b.{f.name} is not null
-                  group by b.{f.name}) as v
+                  group by b.{f.name}
+                  offset 0) as v  /* a fence: the anti-join probes each distinct value once */
             where not exists (select 1 from raw.{table} as t where t.{column} = v.{f.name})"""
         why = ("reference data may arrive in any batch, so a reference that a later reload or correction broke "
                "only shows across batches; a lesson or score of an unknown teacher, school or lesson cannot be "

@@ -27,6 +27,11 @@ class GateSettings(JiaoyanSettings):
     raw_url: str | None = Field(default=None, description="raw gate's connection (default: JIAOYAN_LOADER_URL)")
     marts_url: str | None = Field(default=None,
                                   description="marts gate's connection (default: JIAOYAN_TRANSFORMER_URL)")
+    session_options: str = Field(
+        default="-c jit=off -c work_mem=128MB -c max_parallel_workers_per_gather=0",
+        description="PostgreSQL settings for the gates' sessions (libpq ``options``): a gate runs ~40 short "
+                    "aggregates over one night's rows, where JIT compiling costs more than it saves, a 4 MB "
+                    "work_mem spills the per-lesson sorts to disk, and parallel workers each rebuild the same hash")
     data_docs: bool = Field(default=True, description="build the Data Docs site after each gate run")
     docs_keep_days: int = Field(default=60, ge=1, description="days of validation results and Data Docs pages kept")
     sample_rows: int = Field(default=20, ge=1, le=200, description="unexpected rows kept per failed expectation")

@@ -255,6 +255,24 @@ RAW_DEFECTS = {
 }
 
 
+
+def test_gate_sessions_get_their_settings_through_both_drivers(world: World) -> None:
+    """JIT off and a larger work_mem reach PostgreSQL from psycopg (bookkeeping) and GX's SQLAlchemy engine."""
+    import sqlalchemy
+
+    from expectations import project
+    from expectations.runner import connect
+
+    with connect("raw") as conn:
+        assert conn.execute("select current_setting('jit'), current_setting('work_mem')").fetchone() == \
+            ("off", "128MB")
+    engine = sqlalchemy.create_engine(os.environ[project.MARTS_URL_VARIABLE])
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sqlalchemy.text("select current_setting('jit')")).scalar() == "off"
+    finally:
+        engine.dispose()
+
 def _lesson_of_a_late_score(w: World) -> str:
     return scalar(w, f"select s.lesson_id from raw.rubric_scores s join raw.lesson_manifest m using (lesson_id) "
                      f"where s._batch_id = '{N5}' and m._batch_id < '{N5}' order by 1 limit 1")

@@ -217,3 +217,17 @@ def test_a_sql_rule_reads_its_total_from_its_rows(gx_modules: tuple) -> None:
     assert complete["result"]["details"]["unexpected_rows"] == [{"a": 1}, {"a": 2}]
     assert e._validate({"unexpected_rows_query.table": []}, {"result_format": "SUMMARY"}) == {
         "success": True, "result": {"observed_value": 0}}
+
+
+def test_session_options_are_added_to_gate_urls_once() -> None:
+    from expectations.project import with_session_options
+
+    options = "-c jit=off -c work_mem=128MB"
+    assert with_session_options("postgresql://u@h:5/db", options) == \
+        "postgresql://u@h:5/db?options=-c%20jit%3Doff%20-c%20work_mem%3D128MB"
+    assert with_session_options("postgresql://u@h:5/db?sslmode=require", options).startswith(
+        "postgresql://u@h:5/db?sslmode=require&options=-c%20jit")
+    assert with_session_options("postgresql://u@h/db?options=-c%20x%3D1", options) == \
+        "postgresql://u@h/db?options=-c%20x%3D1"  # the operator's own options win
+    assert with_session_options("postgresql://u@h/db", "") == "postgresql://u@h/db"
+
