@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
@@ -35,6 +36,11 @@ def connect(role: Role, autocommit: bool = False, **kwargs: object) -> psycopg.C
         host = url.rsplit("@", 1)[-1]
         raise UserError(f"cannot connect to the warehouse at {host} as the {role} role: "
                         f"{str(exc).strip().splitlines()[0]} (is it running? `make warehouse`)") from exc
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server and credentials, another database."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
 def sqlalchemy_url(role: Role) -> str:

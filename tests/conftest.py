@@ -8,14 +8,16 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 
-from jiaoyan.settings import get_settings, reset_settings_cache
+from jiaoyan.db import with_database
+from jiaoyan.settings import Settings, get_settings, reset_settings_cache
 
 TEST_DATABASE = os.environ.get("JIAOYAN_TEST_DATABASE", f"jiaoyan_test_{os.getpid()}")
 URL_VARIABLES = ("JIAOYAN_WAREHOUSE_URL", "JIAOYAN_LOADER_URL", "JIAOYAN_TRANSFORMER_URL", "JIAOYAN_READER_URL")
@@ -45,8 +47,20 @@ def airflow_home() -> Iterator[Path]:
     shutil.rmtree(AIRFLOW_TEST_HOME, ignore_errors=True)
 
 
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+@contextmanager
+def _database(server: dict[str, str], name: str) -> Iterator[dict[str, str]]:
+    """A new, empty database ``name`` on the server of ``server`` (URLs by role), replacing any left over;
+    yields its URLs by role and drops it on exit."""
+    maintenance = with_database(server["owner"], "postgres")
+    drop = sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(drop)
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        yield {role: with_database(url, name) for role, url in server.items()}
+    finally:
+        with psycopg.connect(maintenance, autocommit=True) as conn:
+            conn.execute(drop)
 
 
 @pytest.fixture(scope="session")
@@ -57,27 +71,58 @@ def warehouse() -> Iterator[dict[str, str]]:
 
     up()
     settings = get_settings()
-    admin = settings.warehouse_url or ""
-    with psycopg.connect(_with_database(admin, "postgres"), autocommit=True) as conn:
-        conn.execute(f"drop database if exists {TEST_DATABASE} with (force)")
-        conn.execute(f"create database {TEST_DATABASE}")
-    saved = {name: os.environ.get(name) for name in URL_VARIABLES}
-    urls = {
-        "owner": _with_database(admin, TEST_DATABASE),
-        "loader": _with_database(settings.loader_url or "", TEST_DATABASE),
-        "transformer": _with_database(settings.transformer_url or "", TEST_DATABASE),
-        "reader": _with_database(settings.reader_url or "", TEST_DATABASE),
-    }
-    for name, role in zip(URL_VARIABLES, ("owner", "loader", "transformer", "reader"), strict=True):
-        os.environ[name] = urls[role]
-    reset_settings_cache()
-    migrate(get_settings())
-    yield urls
-    for name, value in saved.items():
+    server = {"owner": settings.warehouse_url or "", "loader": settings.loader_url or "",
+              "transformer": settings.transformer_url or "", "reader": settings.reader_url or ""}
+    with _database(server, TEST_DATABASE) as urls:
+        saved = {name: os.environ.get(name) for name in URL_VARIABLES}
+        for name, role in zip(URL_VARIABLES, ("owner", "loader", "transformer", "reader"), strict=True):
+            os.environ[name] = urls[role]
+        reset_settings_cache()
+        migrate(get_settings())
+        yield urls
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_settings_cache()
+
+
+def _set_env(values: dict[str, str | None]) -> dict[str, str | None]:
+    from expectations import project
+    from expectations.settings import reset_gate_settings_cache
+
+    saved = {k: os.environ.get(k) for k in values}
+    for key, value in values.items():
         if value is None:
-            os.environ.pop(name, None)
+            os.environ.pop(key, None)
         else:
-            os.environ[name] = value
+            os.environ[key] = value
     reset_settings_cache()
-    with psycopg.connect(_with_database(admin, "postgres"), autocommit=True) as conn:
-        conn.execute(f"drop database if exists {TEST_DATABASE} with (force)")
+    reset_gate_settings_cache()
+    project.reset()
+    return saved
+
+
+@pytest.fixture(scope="session")
+def set_env() -> Callable[[dict[str, str | None]], dict[str, str | None]]:
+    """``set_env(values)``: sets the environment variables (``None`` removes one), resets the settings caches
+    (the project's, the gates' and the Great Expectations project) and returns the previous values, which
+    ``set_env(saved)`` restores."""
+    return _set_env
+
+
+@pytest.fixture(scope="session")
+def sibling_database(warehouse: dict[str, str]) -> Callable[[str], AbstractContextManager[dict[str, str]]]:
+    """``with sibling_database(name) as urls``: a migrated database ``name`` beside the session's test database
+    (same server and roles), its URLs by role; dropped on exit."""
+    from jiaoyan.warehouse.migrate import migrate
+
+    @contextmanager
+    def sibling(name: str) -> Iterator[dict[str, str]]:
+        with _database(warehouse, name) as urls:
+            migrate(Settings(warehouse_url=urls["owner"], loader_url=urls["loader"],
+                             transformer_url=urls["transformer"], reader_url=urls["reader"]))
+            yield urls
+
+    return sibling

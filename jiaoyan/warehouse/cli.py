@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import click
 from dotenv import dotenv_values
 
 from jiaoyan import log
+from jiaoyan.db import with_database
 from jiaoyan.settings import get_settings, project_root, reset_settings_cache
 from jiaoyan.warehouse import cluster as local
 from jiaoyan.warehouse.migrate import migrate
@@ -25,11 +26,6 @@ def configured_externally() -> bool:
     return env.exists() and bool(dotenv_values(env).get("JIAOYAN_WAREHOUSE_URL"))
 
 
-def _maintenance_url(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/postgres"))
-
-
 def up() -> str:
     """Make the warehouse ready: start the local cluster when needed, then migrate. Returns a description."""
     if not configured_externally():
@@ -40,7 +36,7 @@ def up() -> str:
             local.init(cluster, bindir)
         local.start(cluster, bindir)
         reset_settings_cache()
-        local.ensure_database(_maintenance_url(get_settings().warehouse_url or ""))
+        local.ensure_database(with_database(get_settings().warehouse_url or "", "postgres"))
     settings = get_settings()
     applied = migrate(settings)
     where = urlsplit(settings.warehouse_url or "").hostname, urlsplit(settings.warehouse_url or "").port

@@ -33,7 +33,6 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
@@ -42,6 +41,7 @@ from psycopg import sql
 
 from jiaoyan import codes, dbt_runner
 from jiaoyan.contracts import by_name
+from jiaoyan.db import with_database
 from jiaoyan.load import copy
 from jiaoyan.settings import Settings, get_settings
 
@@ -114,10 +114,6 @@ def run(report: Report) -> None:
 
 
 # Database and dbt ------------------------------------------------------------------------------------------
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
-
-
 def _admin_url() -> str:
     """The owner URL of the running warehouse; starts the local cluster only when none is configured."""
     url = get_settings().warehouse_url
@@ -133,21 +129,21 @@ def _fresh_database() -> dict[str, str]:
     from jiaoyan.warehouse.migrate import migrate
 
     admin = _admin_url()
-    with psycopg.connect(_with_database(admin, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(with_database(admin, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE)))
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
     settings = get_settings()
-    urls = {"owner": _with_database(admin, DATABASE),
-            "loader": _with_database(settings.loader_url or "", DATABASE),
-            "transformer": _with_database(settings.transformer_url or "", DATABASE),
-            "reader": _with_database(settings.reader_url or "", DATABASE)}
+    urls = {"owner": with_database(admin, DATABASE),
+            "loader": with_database(settings.loader_url or "", DATABASE),
+            "transformer": with_database(settings.transformer_url or "", DATABASE),
+            "reader": with_database(settings.reader_url or "", DATABASE)}
     migrate(Settings(warehouse_url=urls["owner"], loader_url=urls["loader"], transformer_url=urls["transformer"],
                      reader_url=urls["reader"]))
     return urls
 
 
 def _drop_database() -> None:
-    with psycopg.connect(_with_database(get_settings().warehouse_url or "", "postgres"), autocommit=True) as conn:
+    with psycopg.connect(with_database(get_settings().warehouse_url or "", "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE)))
 
 

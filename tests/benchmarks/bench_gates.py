@@ -26,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
@@ -123,6 +122,7 @@ def _import_seconds() -> float:
 
 # --- database ---------------------------------------------------------------------------------------------
 def _fresh_database() -> dict[str, str]:
+    from jiaoyan.db import with_database
     from jiaoyan.settings import get_settings, reset_settings_cache
     from jiaoyan.warehouse.cli import up
     from jiaoyan.warehouse.migrate import migrate
@@ -130,10 +130,10 @@ def _fresh_database() -> dict[str, str]:
     up()
     settings = get_settings()
     admin = settings.warehouse_url or ""
-    with psycopg.connect(_with_database(admin, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(with_database(admin, "postgres"), autocommit=True) as conn:
         conn.execute(f"drop database if exists {DATABASE} with (force)")
         conn.execute(f"create database {DATABASE}")
-    urls = {role: _with_database(getattr(settings, field) or "", DATABASE) for role, field in
+    urls = {role: with_database(getattr(settings, field) or "", DATABASE) for role, field in
             (("owner", "warehouse_url"), ("loader", "loader_url"), ("transformer", "transformer_url"),
              ("reader", "reader_url"))}
     for role, variable in URL_VARIABLES.items():
@@ -151,7 +151,3 @@ def _reset() -> None:
     reset_settings_cache()
     reset_gate_settings_cache()
     project.reset()
-
-
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))

@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
@@ -30,6 +29,7 @@ import pyarrow.parquet as pq
 
 from jiaoyan import codes, lake
 from jiaoyan.contracts import BEHAVIOUR_CODES, RUBRIC_SCORES
+from jiaoyan.db import with_database
 from jiaoyan.load import copy, rules, store
 from jiaoyan.load.lookups import StaticLookups
 from jiaoyan.load.read import read_parquet_part
@@ -216,10 +216,10 @@ def _fresh_database() -> dict[str, str]:
     up()
     settings = get_settings()
     admin = settings.warehouse_url or ""
-    with psycopg.connect(_with_database(admin, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(with_database(admin, "postgres"), autocommit=True) as conn:
         conn.execute(f"drop database if exists {DATABASE} with (force)")
         conn.execute(f"create database {DATABASE}")
-    urls = {role: _with_database(getattr(settings, field) or "", DATABASE) for role, field in
+    urls = {role: with_database(getattr(settings, field) or "", DATABASE) for role, field in
             (("owner", "warehouse_url"), ("loader", "loader_url"), ("transformer", "transformer_url"),
              ("reader", "reader_url"))}
     for role, variable in URL_VARIABLES.items():
@@ -227,7 +227,3 @@ def _fresh_database() -> dict[str, str]:
     reset_settings_cache()
     migrate(get_settings())
     return urls
-
-
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))

@@ -18,11 +18,11 @@ import datetime as dt
 import itertools
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import numpy as np
 import psycopg
@@ -30,7 +30,6 @@ import pytest
 from psycopg import sql
 
 from jiaoyan import codes, dbt_runner
-from jiaoyan.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -42,31 +41,9 @@ T2 = "2025-09-03"  # second night (the incremental build)
 
 
 # --- databases and dbt ------------------------------------------------------------------------------------
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
-
-
 def sibling_name(warehouse: dict[str, str], suffix: str) -> str:
     """A database name derived from the session's test database, so concurrent sessions never share one."""
     return f"{urlsplit(warehouse['owner']).path.lstrip('/')}_{suffix}"
-
-
-def fresh_database(warehouse: dict[str, str], name: str) -> dict[str, str]:
-    """A migrated database beside the session's test database; returns its URLs by role."""
-    from jiaoyan.warehouse.migrate import migrate
-
-    with psycopg.connect(_with_database(warehouse["owner"], "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    urls = {role: _with_database(url, name) for role, url in warehouse.items()}
-    migrate(Settings(warehouse_url=urls["owner"], loader_url=urls["loader"], transformer_url=urls["transformer"],
-                     reader_url=urls["reader"]))
-    return urls
-
-
-def drop_database(warehouse: dict[str, str], name: str) -> None:
-    with psycopg.connect(_with_database(warehouse["owner"], "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 @dataclass
@@ -405,19 +382,18 @@ def current_run_key(world: World, lesson_id: str, nights: int = 1) -> tuple[str,
 
 # --- fixtures ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def built(warehouse: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def built(warehouse: dict[str, str], sibling_database: Callable,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """The hand-built world after night 1: built twice, with the checksums of both builds."""
-    name = sibling_name(warehouse, "dbt")
-    urls = fresh_database(warehouse, name)
-    world = build_world()
-    world.night1.load(urls["loader"])
-    dbt = Dbt(urls["transformer"], tmp_path_factory.mktemp("dbt"))
-    dbt("build")
-    first = mart_checksums(urls["owner"])
-    dbt("build")
-    second = mart_checksums(urls["owner"])
-    yield {"urls": urls, "world": world, "dbt": dbt, "first": first, "second": second}
-    drop_database(warehouse, name)
+    with sibling_database(sibling_name(warehouse, "dbt")) as urls:
+        world = build_world()
+        world.night1.load(urls["loader"])
+        dbt = Dbt(urls["transformer"], tmp_path_factory.mktemp("dbt"))
+        dbt("build")
+        first = mart_checksums(urls["owner"])
+        dbt("build")
+        second = mart_checksums(urls["owner"])
+        yield {"urls": urls, "world": world, "dbt": dbt, "first": first, "second": second}
 
 
 # --- night 1: one build, then a second that changes nothing -----------------------------------------------
@@ -646,34 +622,33 @@ def test_an_incremental_night_equals_a_full_refresh(built: dict) -> None:
 
 # --- a small demo world through the real loader ------------------------------------------------------------
 @pytest.fixture(scope="module")
-def demo_world(warehouse: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def demo_world(warehouse: dict[str, str], sibling_database: Callable,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     from jiaoyan.demo_world import scales, world
     from jiaoyan.load import load_all
 
-    name = sibling_name(warehouse, "dbt_demo")
-    urls = fresh_database(warehouse, name)
-    root = tmp_path_factory.mktemp("demo")
-    landing, lake = root / "landing", root / "lake"
-    knobs = scales.knobs("demo", 11, end=dt.date(2025, 10, 17), days=4, events_per_day=300, video_days=0,
-                         lessons_per_night=0, gold_lessons=0, preset="default", workers=1, defects=True)
-    world.generate(knobs, str(landing))
-    saved = {k: os.environ.get(k) for k in ("JIAOYAN_LOADER_URL",)}
-    os.environ["JIAOYAN_LOADER_URL"] = urls["loader"]
-    from jiaoyan.settings import reset_settings_cache
+    with sibling_database(sibling_name(warehouse, "dbt_demo")) as urls:
+        root = tmp_path_factory.mktemp("demo")
+        landing, lake = root / "landing", root / "lake"
+        knobs = scales.knobs("demo", 11, end=dt.date(2025, 10, 17), days=4, events_per_day=300, video_days=0,
+                             lessons_per_night=0, gold_lessons=0, preset="default", workers=1, defects=True)
+        world.generate(knobs, str(landing))
+        saved = {k: os.environ.get(k) for k in ("JIAOYAN_LOADER_URL",)}
+        os.environ["JIAOYAN_LOADER_URL"] = urls["loader"]
+        from jiaoyan.settings import reset_settings_cache
 
-    reset_settings_cache()
-    try:
-        load_all(str(landing), lake_uri=str(lake))
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         reset_settings_cache()
-    Dbt(urls["transformer"], root / "dbt")("build")
-    yield {"urls": urls, "landing": landing}
-    drop_database(warehouse, name)
+        try:
+            load_all(str(landing), lake_uri=str(lake))
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            reset_settings_cache()
+        Dbt(urls["transformer"], root / "dbt")("build")
+        yield {"urls": urls, "landing": landing}
 
 
 def test_demo_lessons_get_the_mode_of_their_codes_and_mostly_of_their_script(demo_world: dict) -> None:

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -53,63 +52,32 @@ class World:
     before4: dict | None = None
 
 
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
-
-
-def _set_env(values: dict[str, str | None]) -> dict[str, str | None]:
-    from expectations import project
-    from expectations.settings import reset_gate_settings_cache
-    from jiaoyan.settings import reset_settings_cache
-
-    saved = {k: os.environ.get(k) for k in values}
-    for key, value in values.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    reset_settings_cache()
-    reset_gate_settings_cache()
-    project.reset()
-    return saved
-
-
 @pytest.fixture(scope="module")
-def world(warehouse: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(sibling_database: Callable, set_env: Callable, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from jiaoyan.demo_world import scales
     from jiaoyan.demo_world import world as demo
-    from jiaoyan.settings import get_settings
-    from jiaoyan.warehouse.migrate import migrate
 
-    name = f"jiaoyan_test_gates_{os.getpid()}"
-    admin = _with_database(warehouse["owner"], "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    urls = {role: _with_database(url, name) for role, url in warehouse.items()}
-    root = tmp_path_factory.mktemp("gates")
-    saved = _set_env({"JIAOYAN_WAREHOUSE_URL": urls["owner"], "JIAOYAN_LOADER_URL": urls["loader"],
-                      "JIAOYAN_TRANSFORMER_URL": urls["transformer"], "JIAOYAN_READER_URL": urls["reader"],
-                      "JIAOYAN_GATE_PROJECT_DIR": str(root / "project"), **GATE_ENV})
-    try:
-        migrate(get_settings())
-        w = World(urls, root / "landing", root / "lake", root / "dbt")
-        knobs = scales.knobs("demo", SEED, end=END, days=6, events_per_day=300, video_days=0, lessons_per_night=0,
-                             gold_lessons=0, workers=1, defects=True)
-        demo.generate(knobs, str(w.landing))
-        for night in NIGHTS[:4]:
-            load(w, night)
-        _setup_night_4(w)
-        load(w, N5)
-        load(w, N6)
-        yield w
-    finally:
-        _set_env(saved)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    with sibling_database(f"jiaoyan_test_gates_{os.getpid()}") as urls:
+        root = tmp_path_factory.mktemp("gates")
+        saved = set_env({"JIAOYAN_WAREHOUSE_URL": urls["owner"], "JIAOYAN_LOADER_URL": urls["loader"],
+                         "JIAOYAN_TRANSFORMER_URL": urls["transformer"], "JIAOYAN_READER_URL": urls["reader"],
+                         "JIAOYAN_GATE_PROJECT_DIR": str(root / "project"), **GATE_ENV})
+        try:
+            w = World(urls, root / "landing", root / "lake", root / "dbt")
+            knobs = scales.knobs("demo", SEED, end=END, days=6, events_per_day=300, video_days=0,
+                                 lessons_per_night=0, gold_lessons=0, workers=1, defects=True)
+            demo.generate(knobs, str(w.landing))
+            for night in NIGHTS[:4]:
+                load(w, night)
+            _setup_night_4(w, set_env)
+            load(w, N5)
+            load(w, N6)
+            yield w
+        finally:
+            set_env(saved)
 
 
-def _setup_night_4(w: World) -> None:
+def _setup_night_4(w: World, set_env: Callable) -> None:
     """The clean path with a warning: raw gate warns, dbt builds, marts gate passes and publishes."""
     from expectations import gates
 
@@ -118,11 +86,11 @@ def _setup_night_4(w: World) -> None:
     w.raw4 = gates.run_raw_gate(N4)
     build(w)
     w.before4 = published(w)
-    _set_env({"JIAOYAN_GATE_DATA_DOCS": "true"})
+    set_env({"JIAOYAN_GATE_DATA_DOCS": "true"})
     try:
         w.marts4 = gates.run_marts_gate(N4)
     finally:
-        _set_env({"JIAOYAN_GATE_DATA_DOCS": "false"})
+        set_env({"JIAOYAN_GATE_DATA_DOCS": "false"})
 
 
 def load(w: World, night: str) -> None:

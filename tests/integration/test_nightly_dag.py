@@ -12,14 +12,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
-from psycopg import sql
 
 pytestmark = pytest.mark.integration
 
@@ -35,66 +32,36 @@ class World:
     lake: Path
 
 
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
-
-
-def _set_env(values: dict[str, str | None]) -> dict[str, str | None]:
-    from expectations import project
-    from expectations.settings import reset_gate_settings_cache
-    from jiaoyan.settings import reset_settings_cache
-
-    saved = {k: os.environ.get(k) for k in values}
-    for key, value in values.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    reset_settings_cache()
-    reset_gate_settings_cache()
-    project.reset()
-    return saved
-
-
 @pytest.fixture(scope="module")
-def world(warehouse: dict[str, str], airflow_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(sibling_database: Callable, set_env: Callable, airflow_home: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from jiaoyan.demo_world import scales
     from jiaoyan.demo_world import world as demo
     from jiaoyan.pipeline import backfill
-    from jiaoyan.settings import get_settings
-    from jiaoyan.warehouse.migrate import migrate
 
-    name = f"jiaoyan_test_dag_{os.getpid()}"
-    admin = _with_database(warehouse["owner"], "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    root = tmp_path_factory.mktemp("dag")
-    urls = {role: _with_database(url, name) for role, url in warehouse.items()}
-    saved = _set_env({
-        "JIAOYAN_WAREHOUSE_URL": urls["owner"], "JIAOYAN_LOADER_URL": urls["loader"],
-        "JIAOYAN_TRANSFORMER_URL": urls["transformer"], "JIAOYAN_READER_URL": urls["reader"],
-        "JIAOYAN_LANDING_URI": str(root / "landing"), "JIAOYAN_LAKE_URI": str(root / "lake"),
-        "JIAOYAN_GATE_PROJECT_DIR": str(root / "gx"), "JIAOYAN_GATE_DATA_DOCS": "false",
-        "JIAOYAN_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "JIAOYAN_MLFLOW_ARTIFACT_LOCATION": (root / "artifacts").as_uri(),
-        "JIAOYAN_PIPELINE_LESSONS_PER_CHUNK": "2",  # three videos → two mapped inference tasks
-        "JIAOYAN_SPARK_SHUFFLE_PARTITIONS": "2", "OMP_NUM_THREADS": "1",
-        # the gates export their URLs into these; a value left by another module would point at its database
-        "JIAOYAN_GATE_RAW_URL": None, "JIAOYAN_GATE_MARTS_URL": None,
-    })
-    try:
-        migrate(get_settings())
-        knobs = scales.knobs("demo", SEED, end=END, days=DAYS, events_per_day=300, video_days=1,
-                             lessons_per_night=3, gold_lessons=4, workers=1, defects=True)
-        demo.generate(knobs, str(root / "landing"))
-        backfill.run(until=HISTORY_END)
-        _train_first_model(root)
-        yield World(urls, root / "landing", root / "lake")
-    finally:
-        _set_env(saved)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    with sibling_database(f"jiaoyan_test_dag_{os.getpid()}") as urls:
+        root = tmp_path_factory.mktemp("dag")
+        saved = set_env({
+            "JIAOYAN_WAREHOUSE_URL": urls["owner"], "JIAOYAN_LOADER_URL": urls["loader"],
+            "JIAOYAN_TRANSFORMER_URL": urls["transformer"], "JIAOYAN_READER_URL": urls["reader"],
+            "JIAOYAN_LANDING_URI": str(root / "landing"), "JIAOYAN_LAKE_URI": str(root / "lake"),
+            "JIAOYAN_GATE_PROJECT_DIR": str(root / "gx"), "JIAOYAN_GATE_DATA_DOCS": "false",
+            "JIAOYAN_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+            "JIAOYAN_MLFLOW_ARTIFACT_LOCATION": (root / "artifacts").as_uri(),
+            "JIAOYAN_PIPELINE_LESSONS_PER_CHUNK": "2",  # three videos → two mapped inference tasks
+            "JIAOYAN_SPARK_SHUFFLE_PARTITIONS": "2", "OMP_NUM_THREADS": "1",
+            # the gates export their URLs into these; a value left by another module would point at its database
+            "JIAOYAN_GATE_RAW_URL": None, "JIAOYAN_GATE_MARTS_URL": None,
+        })
+        try:
+            knobs = scales.knobs("demo", SEED, end=END, days=DAYS, events_per_day=300, video_days=1,
+                                 lessons_per_night=3, gold_lessons=4, workers=1, defects=True)
+            demo.generate(knobs, str(root / "landing"))
+            backfill.run(until=HISTORY_END)
+            _train_first_model(root)
+            yield World(urls, root / "landing", root / "lake")
+        finally:
+            set_env(saved)
 
 
 def _train_first_model(root: Path) -> None:
