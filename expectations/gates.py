@@ -42,6 +42,7 @@ def run_raw_gate(batch_id: str) -> GateVerdict:
         # the function analyzes only the tables whose statistics are stale
         conn.execute("select ops.analyze_raw(%s)", (list(raw_tables()),))
         present.extend(tables_with_rows(conn, batch_id))
+        raw_suites.record_point_runs(conn, batch_id, present)  # the per-lesson-run aggregates the point rules read
         drift.record_behaviour_shares(conn, batch_id)
 
     def suites(_conn: psycopg.Connection, _run_id: int) -> list[Suite]:

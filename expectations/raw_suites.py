@@ -9,6 +9,10 @@ Per raw table (``raw.<contract>``, only the rows of ``_batch_id = <batch>``):
   contiguous and complete per lesson run, references to reference data that may sit in any batch, and the
   contract notes that are rules (one of school/university, codes of a region's level, …).
 
+Point tables (behaviour and gold codes) are aggregated once per gate run into ``ops.gate_point_runs`` (one row
+per lesson run: rows, distinct points, first and last point, first file and line; :func:`record_point_runs`):
+the key, contiguity, completeness and lesson-id rules read those runs, not the night's million points again.
+
 The raw gate also validates the batch as a whole (``raw.batch``, on ``ops.batches``): it loaded, raw still
 holds what the loader wrote, its lessons got codes, no earlier batch is held, and the model's behaviour
 shares did not shift (:mod:`expectations.drift`).
@@ -16,6 +20,7 @@ shares did not shift (:mod:`expectations.drift`).
 
 from __future__ import annotations
 
+import psycopg
 from great_expectations import expectations as gxe
 from great_expectations.expectations import Expectation
 from great_expectations.expectations.row_conditions import Column
@@ -45,6 +50,9 @@ REFERENCES: dict[str, tuple[str, str]] = {
 SOURCE_NAMES = frozenset(c.name for c in ALL_CONTRACTS)
 _WHY_CONTRACT = ("the loader quarantines rows that break the contract, so a breach here means rows reached raw "
                  "another way (a reload by hand, a changed contract): nothing downstream can trust them")
+
+
+POINT_RUNS = "ops.gate_point_runs"  # per lesson run of a point table, recorded once per raw gate run (migration 0016)
 
 
 def contract_of(table: str) -> Contract:
@@ -114,17 +122,32 @@ def field_checks(contract: Contract, batch_id: str) -> list:
     return checks
 
 
+def distinct_values(contract: Contract, column: str, batch_id: str) -> str:
+    """The batch's distinct values of a column with their row count and first file and line. A point table's
+    run-key column comes from the recorded lesson runs (thousands of rows, not a night's points). The ``offset 0``
+    fences the grouping: without it the planner pushes the caller's test (a regex) down into the scan, per row."""
+    contract_run = _run_key(contract) if is_point_table(contract) else []
+    if column in contract_run:
+        return f"""
+            select s.{column}, sum(s.n_rows) as rows, min(s._source_file) as _source_file, min(s._line) as _line
+            from ({_recorded_runs(contract, batch_id)}) as s
+            group by s.{column}
+            offset 0"""
+    return f"""
+        select b.{column}, count(*) as rows, min(b._source_file) as _source_file, min(b._line) as _line
+        from {{batch}} as b
+        where b._batch_id = {literal(batch_id)} and b.{column} is not null
+        group by b.{column}
+        offset 0"""
+
+
 def pattern_rule(contract: Contract, f: Field, batch_id: str) -> Expectation:
-    """The pattern, tested on each distinct value: a regular expression per row costs seconds on a night's
-    points (PostgreSQL's regex engine), per distinct id a few milliseconds."""
+    """The pattern, tested on each distinct value (:func:`distinct_values`): a regular expression per row costs
+    seconds on a night's points (PostgreSQL's regex engine), per distinct id a few milliseconds."""
     pattern = f.pattern.replace("'", "''")  # type: ignore[union-attr]
     query = f"""
         select v.{f.name}, v.rows, v._source_file, v._line
-        from (select b.{f.name}, count(*) as rows, min(b._source_file) as _source_file, min(b._line) as _line
-              from {{batch}} as b
-              where b._batch_id = {literal(batch_id)} and b.{f.name} is not null
-              group by b.{f.name}
-              offset 0) as v  /* a fence: the regex runs per distinct value, not pushed into the scan */
+        from ({distinct_values(contract, f.name, batch_id)}) as v
         where v.{f.name}::text !~ '{pattern}'"""
     return rule(f"{f.name}.pattern", query, f"{f.name} matches {f.pattern}", _WHY_CONTRACT)
 
@@ -132,15 +155,13 @@ def pattern_rule(contract: Contract, f: Field, batch_id: str) -> Expectation:
 def key_unique(contract: Contract, batch_id: str) -> Expectation:
     b = literal(batch_id)
     key = ", ".join(f"b.{k}" for k in contract.key)
-    if "point_index" in contract.key:
-        # a point's key repeats only within its lesson run: find the runs with fewer distinct points than rows
-        # (a cheap per-run aggregate), then describe their repeated points; grouping a night's points by the
-        # whole key is the slow way (seconds, spilling to disk)
-        run = _run_key(contract)
-        flagged = f"""
-            select {", ".join(f"d.{k}" for k in run)} from raw.{contract.name} as d where d._batch_id = {b}
-            group by {", ".join(f"d.{k}" for k in run)} having count(*) > count(distinct d.point_index)"""
-        scope = f"({', '.join(f'b.{k}' for k in run)}) in ({flagged})"
+    if is_point_table(contract):
+        # a point's key repeats only within its lesson run: the runs with fewer distinct points than rows
+        # (recorded once per gate run), then their repeated points; grouping a night's points by the whole key
+        # is the slow way (seconds, spilling to disk)
+        flagged = f"select s.run_key from {POINT_RUNS} as s where s.batch_id = {b} and s.contract = " \
+                  f"'{contract.name}' and s.n_rows > s.n_points"
+        scope = f"{_run_array('b', _run_key(contract))} in ({flagged})"
     else:
         flagged = f"""
             select {", ".join(f"d.{k}" for k in contract.key)} from raw.{contract.name} as d where d._batch_id = {b}
@@ -160,6 +181,45 @@ def key_unique(contract: Contract, batch_id: str) -> Expectation:
 
 
 # --- points: shares, contiguity, completeness -------------------------------------------------------------
+def is_point_table(contract: Contract) -> bool:
+    return "point_index" in contract.key
+
+
+def record_point_runs(conn: psycopg.Connection, batch_id: str, tables: list[str]) -> None:
+    """Aggregate each point table's batch rows per lesson run once, into ``ops.gate_point_runs``: the key,
+    contiguity, completeness and lesson-id rules read these runs instead of each grouping the night's points."""
+    point_tables = [t for t in tables if is_point_table(contract_of(t))]
+    for table in point_tables:
+        run = _run_key(contract_of(table))
+        with conn.transaction():
+            conn.execute(f"delete from {POINT_RUNS} where batch_id = %(batch)s and contract = %(contract)s",
+                         {"batch": batch_id, "contract": table})
+            conn.execute(f"""
+                insert into {POINT_RUNS} (batch_id, contract, run_key, n_rows, n_points, first_index, last_index,
+                                          _source_file, _line)
+                select %(batch)s, %(contract)s, {_run_array("b", run)}, count(*), count(distinct b.point_index),
+                       min(b.point_index), max(b.point_index), min(b._source_file), min(b._line)
+                from raw.{table} as b
+                where b._batch_id = %(batch)s
+                group by {", ".join(f"b.{k}" for k in run)}""", {"batch": batch_id, "contract": table})
+    if point_tables:
+        conn.execute("select ops.analyze_gate_point_runs()")  # fresh statistics: the rules join these runs
+
+
+def _run_array(alias: str, run: list[str]) -> str:
+    """A lesson run's key as the text array ``ops.gate_point_runs`` stores."""
+    return "array[" + ", ".join(f"{alias}.{k}::text" for k in run) + "]"
+
+
+def _recorded_runs(contract: Contract, batch_id: str, where: str = "true") -> str:
+    """The batch's recorded lesson runs of a point table, the run key unpacked into its columns."""
+    columns = ", ".join(f"s.run_key[{i}] as {k}" for i, k in enumerate(_run_key(contract), start=1))
+    return f"""
+        select {columns}, s.n_rows, s.n_points, s.first_index, s.last_index, s._source_file, s._line
+        from {POINT_RUNS} as s
+        where s.batch_id = {literal(batch_id)} and s.contract = '{contract.name}' and ({where})
+          and exists (select 1 from {{batch}} as b where b._batch_id = {literal(batch_id)})"""
+
 def point_checks(contract: Contract, batch_id: str) -> list:
     checks = []
     names = set(contract.field_names)
@@ -197,33 +257,27 @@ def _quarantined_points(contract: Contract, batch_id: str) -> str:
 
 def points_contiguous(contract: Contract, batch_id: str) -> Expectation:
     run = _run_key(contract)
-    cols = ", ".join(run)
-    on = " and ".join(f"x.{k} = r.{k}" for k in run)
+    on = " and ".join(f"x.{k}::text = r.{k}" for k in run)
     b = literal(batch_id)
     query = f"""
-        with runs as (
-            select {", ".join(f"b.{k}" for k in run)}, count(*) as n_points, max(b.point_index) as last_index
-            from {{batch}} as b
-            where b._batch_id = {b}
-            group by {", ".join(f"b.{k}" for k in run)}
-            having count(distinct b.point_index) <> max(b.point_index) + 1 or min(b.point_index) <> 0
+        with runs as ({_recorded_runs(contract, batch_id, "s.n_points <> s.last_index + 1 or s.first_index <> 0")}
         ),
         missing as (
             select {", ".join(f"r.{k}" for k in run)}, i.point_index
             from runs as r cross join lateral generate_series(0, r.last_index) as i (point_index)
             except
-            select {", ".join(f"x.{k}" for k in run)}, x.point_index
+            select {", ".join(f"x.{k}::text" for k in run)}, x.point_index
             from raw.{contract.name} as x
             where x._batch_id = {b} and exists (select 1 from runs as r where {on})
         )
-        select {cols}, count(*) as missing_points, min(point_index) as first_missing,
-               (select min(x._source_file) from raw.{contract.name} as x where x._batch_id = {b}
-                 and x.lesson_id = m.lesson_id) as _source_file
+        select {", ".join(f"m.{k}" for k in run)}, count(*) as missing_points, min(m.point_index) as first_missing,
+               min(r._source_file) as _source_file
         from missing as m
+        join runs as r on {" and ".join(f"r.{k} = m.{k}" for k in run)}
         where not exists (
             select 1 from ({_quarantined_points(contract, batch_id)}) as q
             where q.lesson_id = m.lesson_id and q.point_index = m.point_index)
-        group by {cols}"""
+        group by {", ".join(f"m.{k}" for k in run)}"""
     return rule("points.contiguous", query,
                 "each lesson's points run 0, 1, …, n−1 without a gap (points the loader quarantined excepted)",
                 "a gap that no quarantined row explains means points were lost; Rt, Ch and the timelines of that "
@@ -232,7 +286,6 @@ def points_contiguous(contract: Contract, batch_id: str) -> Expectation:
 
 def points_complete(contract: Contract, batch_id: str) -> Expectation:
     run = _run_key(contract)
-    b = literal(batch_id)
     tolerance = get_gate_settings().missing_points_tolerance
     interval = codes.SAMPLING_INTERVAL_S
     by_run = ""
@@ -251,10 +304,8 @@ def points_complete(contract: Contract, batch_id: str) -> Expectation:
     # history is read by hash joins over lesson-sized tables (runs, manifest), never per row
     query = f"""
         with runs as (
-            select {", ".join(f"b.{k}" for k in run)}, count(*) as n_points, min(b._source_file) as _source_file
-            from {{batch}} as b
-            where b._batch_id = {b}
-            group by {", ".join(f"b.{k}" for k in run)}
+            select {", ".join(f"s.{k}" for k in run)}, s.n_rows as n_points, s._source_file
+            from ({_recorded_runs(contract, batch_id)}) as s
         ),
         quarantined as (
             select lesson_id, count(*) as n from ({_quarantined_points(contract, batch_id)}) as q group by lesson_id
@@ -292,11 +343,7 @@ def reference_checks(contract: Contract, batch_id: str) -> list:
         # the night's distinct ids first, then the anti-join: a few thousand probes, not one per point
         query = f"""
             select v.{f.name}, v.rows, v._source_file, v._line
-            from (select b.{f.name}, count(*) as rows, min(b._source_file) as _source_file, min(b._line) as _line
-                  from {{batch}} as b
-                  where b._batch_id = {literal(batch_id)} and b.{f.name} is not null
-                  group by b.{f.name}
-                  offset 0) as v  /* a fence: the anti-join probes each distinct value once */
+            from ({distinct_values(contract, f.name, batch_id)}) as v
             where not exists (select 1 from raw.{table} as t where t.{column} = v.{f.name})"""
         why = ("reference data may arrive in any batch, so a reference that a later reload or correction broke "
                "only shows across batches; a lesson or score of an unknown teacher, school or lesson cannot be "
