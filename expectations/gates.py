@@ -38,8 +38,8 @@ def run_raw_gate(batch_id: str) -> GateVerdict:
 
     def record(conn: psycopg.Connection, _run_id: int) -> None:
         _require_loaded(conn, batch_id)
-        # statistics first: right after a bulk load the planner may not know a table grew (migration 0014);
-        # the function analyzes only the tables whose statistics are stale
+        # statistics first: the loader refreshes them at the end of a load (migration 0014's function, which
+        # analyzes only stale tables); asked again here for rows that reached raw another way
         conn.execute("select ops.analyze_raw(%s)", (list(raw_tables()),))
         present.extend(tables_with_rows(conn, batch_id))
         raw_suites.record_point_runs(conn, batch_id, present)  # the per-lesson-run aggregates the point rules read

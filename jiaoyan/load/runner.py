@@ -125,6 +125,7 @@ class BatchLoader:
             for step in (self._reference, self._manifest, self._rubrics, self._scores, self._gold, self._codes,
                          self._events, self._activity, self._marker_problems):
                 step()
+            self._refresh_statistics()
         except BaseException as exc:
             self.report.status, self.report.error = "failed", f"{type(exc).__name__}: {exc}"
             self._finish(time.perf_counter() - started)
@@ -133,6 +134,15 @@ class BatchLoader:
         self._finish(time.perf_counter() - started)
         order_tables(self.report)
         return self.report
+
+    def _refresh_statistics(self) -> None:
+        """ANALYZE the raw tables this batch grew (through the owner's ``ops.analyze_raw``, which skips tables whose
+        statistics are still fresh): right after a bulk COPY autovacuum has not run yet, and the raw gate and dbt
+        plan their joins of the night's rows on these statistics."""
+        grown = sorted({t.contract for t in self.report.tables if t.rows_loaded})
+        if grown:
+            analysed = self.conn.execute("select ops.analyze_raw(%s)", (grown,)).fetchone()[0]
+            LOG.info("%s: statistics refreshed for %s", self.plan.batch_id, ", ".join(analysed) or "no table")
 
     # steps ---------------------------------------------------------------------------
 
