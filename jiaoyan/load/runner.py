@@ -56,12 +56,17 @@ EVENT_ROWS_LIMIT = 200_000
 
 
 def load_batch(batch_uri: str, *, batch_id: str | None = None, lake_uri: str | None = None,
-               method: copy.Method = copy.DEFAULT_METHOD, event_rows_limit: int = EVENT_ROWS_LIMIT) -> BatchLoad:
-    """Load one batch folder (complete: its ``_batch.json`` present). Raises UserError when it cannot start."""
+               method: copy.Method = copy.DEFAULT_METHOD, event_rows_limit: int = EVENT_ROWS_LIMIT,
+               refresh_statistics: bool = True) -> BatchLoad:
+    """Load one batch folder (complete: its ``_batch.json`` present). Raises UserError when it cannot start.
+
+    ``refresh_statistics=False`` (batches loaded in a row, e.g. a backfill): leave ANALYZE to the last batch of
+    the run, or to the raw gate, instead of repeating it after every batch."""
     plan = plan_batch(batch_uri, batch_id)
     with db.connect("loader", autocommit=True) as conn, batch_lock(conn, plan.batch_id):
         register(conn, plan)
-        return BatchLoader(conn, plan, lake.root(lake_uri), method, event_rows_limit).run()
+        return BatchLoader(conn, plan, lake.root(lake_uri), method, event_rows_limit,
+                           refresh_statistics=refresh_statistics).run()
 
 
 def pending_batches(conn: psycopg.Connection, landing_uri: str) -> list[str]:
@@ -79,7 +84,7 @@ def load_all(landing_uri: str, *, lake_uri: str | None = None, method: copy.Meth
     reports = []
     for batch_id in pending:
         report = load_batch(landing.join(landing_uri, batch_id), lake_uri=lake_uri, method=method,
-                            event_rows_limit=event_rows_limit)
+                            event_rows_limit=event_rows_limit, refresh_statistics=batch_id == pending[-1])
         reports.append(report)
         if on_loaded:
             on_loaded(report)
@@ -112,11 +117,13 @@ def register(conn: psycopg.Connection, plan: BatchPlan) -> None:
 
 class BatchLoader:
     def __init__(self, conn: psycopg.Connection, plan: BatchPlan, lake_uri: str, method: copy.Method,
-                 event_rows_limit: int = EVENT_ROWS_LIMIT, lookups: Lookups | None = None) -> None:
+                 event_rows_limit: int = EVENT_ROWS_LIMIT, lookups: Lookups | None = None,
+                 refresh_statistics: bool = True) -> None:
         self.conn, self.plan, self.lake_uri, self.method = conn, plan, lake_uri, method
         self.event_rows_limit = event_rows_limit
         self.lookups = lookups or WarehouseLookups(conn)
         self.report = BatchLoad(plan.batch_id, plan.uri)
+        self.refresh_statistics = refresh_statistics
 
     def run(self) -> BatchLoad:
         started = time.perf_counter()
@@ -125,7 +132,8 @@ class BatchLoader:
             for step in (self._reference, self._manifest, self._rubrics, self._scores, self._gold, self._codes,
                          self._events, self._activity, self._marker_problems):
                 step()
-            self._refresh_statistics()
+            if self.refresh_statistics:
+                self._refresh_statistics()
         except BaseException as exc:
             self.report.status, self.report.error = "failed", f"{type(exc).__name__}: {exc}"
             self._finish(time.perf_counter() - started)

@@ -112,11 +112,11 @@ def process_activity(batch_date: dt.date | str, landing_uri: str | None = None,
     return result
 
 
-def load(batch_uri: str, batch_id: str, lake_uri: str | None = None) -> dict[str, Any]:
+def load(batch_uri: str, batch_id: str, lake_uri: str | None = None, refresh_statistics: bool = True) -> dict[str, Any]:
     """Bulk-load the batch (replacing any earlier load of it); bad rows go to quarantine, not to an error."""
     from jiaoyan.load import load_batch
 
-    report = load_batch(batch_uri, batch_id=batch_id, lake_uri=lake_uri)
+    report = load_batch(batch_uri, batch_id=batch_id, lake_uri=lake_uri, refresh_statistics=refresh_statistics)
     LOG.info("%s", report.render())
     if report.status != "succeeded":
         raise StepFailed(f"batch {batch_id}: load {report.status}: {report.error}")
