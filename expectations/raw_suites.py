@@ -51,7 +51,6 @@ SOURCE_NAMES = frozenset(c.name for c in ALL_CONTRACTS)
 _WHY_CONTRACT = ("the loader quarantines rows that break the contract, so a breach here means rows reached raw "
                  "another way (a reload by hand, a changed contract): nothing downstream can trust them")
 
-
 POINT_RUNS = "ops.gate_point_runs"  # per lesson run of a point table, recorded once per raw gate run (migration 0016)
 
 
@@ -219,6 +218,7 @@ def _recorded_runs(contract: Contract, batch_id: str, where: str = "true") -> st
         from {POINT_RUNS} as s
         where s.batch_id = {literal(batch_id)} and s.contract = '{contract.name}' and ({where})
           and exists (select 1 from {{batch}} as b where b._batch_id = {literal(batch_id)})"""
+
 
 def point_checks(contract: Contract, batch_id: str) -> list:
     checks = []

@@ -33,7 +33,7 @@ import click
 
 from jiaoyan import log
 from jiaoyan.errors import UserError
-from jiaoyan.settings import project_root
+from jiaoyan.settings import apply_environ, project_root
 
 LOG = log.get(__name__)
 
@@ -140,16 +140,11 @@ def _run_subprocess(arguments: list[str], variables: Mapping[str, str]) -> int:
 
 @contextmanager
 def _environment(variables: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
+    saved = apply_environ(variables)
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        apply_environ(saved)
 
 
 def _run_in_process(arguments: list[str], variables: Mapping[str, str]) -> tuple[int, object | None]:

@@ -11,6 +11,7 @@ own prefix (e.g. ``JIAOYAN_RAY_``), so each reads the same files the same way.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -69,3 +70,15 @@ def get_settings() -> Settings:
 def reset_settings_cache() -> None:
     """Forget cached settings (after the local cluster writes its env file, or in tests)."""
     get_settings.cache_clear()
+
+
+def apply_environ(values: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Set (or, for None, remove) environment variables; returns their previous values, which
+    ``apply_environ`` takes back to restore them."""
+    saved = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    return saved

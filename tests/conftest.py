@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 
 from jiaoyan.db import with_database
-from jiaoyan.settings import Settings, get_settings, reset_settings_cache
+from jiaoyan.settings import Settings, apply_environ, get_settings, reset_settings_cache
 
 TEST_DATABASE = os.environ.get("JIAOYAN_TEST_DATABASE", f"jiaoyan_test_{os.getpid()}")
 URL_VARIABLES = ("JIAOYAN_WAREHOUSE_URL", "JIAOYAN_LOADER_URL", "JIAOYAN_TRANSFORMER_URL", "JIAOYAN_READER_URL")
@@ -74,17 +74,12 @@ def warehouse() -> Iterator[dict[str, str]]:
     server = {"owner": settings.warehouse_url or "", "loader": settings.loader_url or "",
               "transformer": settings.transformer_url or "", "reader": settings.reader_url or ""}
     with _database(server, TEST_DATABASE) as urls:
-        saved = {name: os.environ.get(name) for name in URL_VARIABLES}
-        for name, role in zip(URL_VARIABLES, ("owner", "loader", "transformer", "reader"), strict=True):
-            os.environ[name] = urls[role]
+        roles = ("owner", "loader", "transformer", "reader")
+        saved = apply_environ({name: urls[role] for name, role in zip(URL_VARIABLES, roles, strict=True)})
         reset_settings_cache()
         migrate(get_settings())
         yield urls
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        apply_environ(saved)
         reset_settings_cache()
 
 
@@ -92,12 +87,7 @@ def _set_env(values: dict[str, str | None]) -> dict[str, str | None]:
     from expectations import project
     from expectations.settings import reset_gate_settings_cache
 
-    saved = {k: os.environ.get(k) for k in values}
-    for key, value in values.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    saved = apply_environ(values)
     reset_settings_cache()
     reset_gate_settings_cache()
     project.reset()

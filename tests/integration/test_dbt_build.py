@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -633,19 +632,14 @@ def demo_world(warehouse: dict[str, str], sibling_database: Callable,
         knobs = scales.knobs("demo", 11, end=dt.date(2025, 10, 17), days=4, events_per_day=300, video_days=0,
                              lessons_per_night=0, gold_lessons=0, preset="default", workers=1, defects=True)
         world.generate(knobs, str(landing))
-        saved = {k: os.environ.get(k) for k in ("JIAOYAN_LOADER_URL",)}
-        os.environ["JIAOYAN_LOADER_URL"] = urls["loader"]
-        from jiaoyan.settings import reset_settings_cache
+        from jiaoyan.settings import apply_environ, reset_settings_cache
 
+        saved = apply_environ({"JIAOYAN_LOADER_URL": urls["loader"]})
         reset_settings_cache()
         try:
             load_all(str(landing), lake_uri=str(lake))
         finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            apply_environ(saved)
             reset_settings_cache()
         Dbt(urls["transformer"], root / "dbt")("build")
         yield {"urls": urls, "landing": landing}
