@@ -186,16 +186,22 @@ def probe(box: av.container.InputContainer, options: DecodeOptions) -> Probe:
 
 
 class _SoundReader:
-    """Decodes audio packets as the index pass meets them; mixes to mono and resamples once, at the end
-    (a per-packet resampler costs more than decoding the sound)."""
+    """Decodes audio packets as the index pass meets them into one growing mono buffer; resamples once, at
+    the end (a per-packet resampler costs more than decoding the sound). Samples are read straight from the
+    frames' planes: 42,000 AAC frames of a 45-minute lesson through ``to_ndarray`` and a list of chunks cost
+    more than decoding them."""
 
     SCALE: ClassVar[dict[str, float]] = {"s16": 1 / 32768, "s16p": 1 / 32768, "s32": 1 / 2**31, "s32p": 1 / 2**31}
+    DTYPES: ClassVar[dict[str, type]] = {"flt": np.float32, "dbl": np.float64, "s16": np.int16, "s32": np.int32,
+                                         "u8": np.uint8}
 
     def __init__(self, stream: av.audio.stream.AudioStream, rate: int) -> None:
         self.stream = stream
         self.rate = rate
         self.source_rate: int | None = None
-        self.chunks: list[np.ndarray] = []
+        seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 60.0
+        self.buffer = np.empty(int(seconds * (stream.sample_rate or rate) * 1.01) + 4096, np.float32)
+        self.size = 0
         self.first_pts: float | None = None
         self.failed = False
 
@@ -209,16 +215,31 @@ class _SoundReader:
                 self.source_rate = self.source_rate or frame.sample_rate
                 if frame.sample_rate != self.source_rate:
                     raise ValueError("the sample rate changes within the stream")
-                self.chunks.append(self._mono(frame))
+                self._append(self._mono(frame))
         except (av.error.FFmpegError, ValueError):
             self.failed = True  # broken sound: code the lesson from the pictures
 
+    def _append(self, mono: np.ndarray) -> None:
+        end = self.size + len(mono)
+        if end > len(self.buffer):  # the stream ran longer than it declared
+            grown = np.empty(max(end, 2 * len(self.buffer)), np.float32)
+            grown[: self.size] = self.buffer[: self.size]
+            self.buffer = grown
+        self.buffer[self.size : end] = mono
+        self.size = end
+
     def _mono(self, frame: av.AudioFrame) -> np.ndarray:
-        data = frame.to_ndarray()
         channels = len(frame.layout.channels)
-        if not frame.format.is_planar:  # interleaved: (1, samples * channels)
-            data = data.reshape(-1, channels).T
-        mono = data.mean(axis=0, dtype=np.float32) if channels > 1 else data[0].astype(np.float32, copy=False)
+        dtype = self.DTYPES.get(frame.format.name.removesuffix("p"))
+        if dtype is None:  # an unusual sample format: PyAV's general conversion
+            data = frame.to_ndarray()
+            if not frame.format.is_planar:  # interleaved: (1, samples * channels)
+                data = data.reshape(-1, channels).T
+        elif frame.format.is_planar:  # one plane per channel (planes are padded: read `samples` values)
+            data = [np.frombuffer(plane, dtype, count=frame.samples) for plane in frame.planes[:channels]]
+        else:
+            data = np.frombuffer(frame.planes[0], dtype, count=frame.samples * channels).reshape(-1, channels).T
+        mono = np.mean(data, axis=0, dtype=np.float32) if channels > 1 else np.asarray(data[0], np.float32)
         if frame.format.name in self.SCALE:
             mono = mono * np.float32(self.SCALE[frame.format.name])
         elif frame.format.name.startswith("u8"):
@@ -226,9 +247,9 @@ class _SoundReader:
         return mono
 
     def result(self, video_start: float) -> np.ndarray | None:
-        if self.failed or not self.chunks or not self.source_rate:
+        if self.failed or not self.size or not self.source_rate:
             return None
-        audio = np.concatenate(self.chunks).astype(np.float32, copy=False)
+        audio = self.buffer[: self.size]
         if self.source_rate != self.rate:  # once, for the whole track
             from scipy.signal import resample_poly
 

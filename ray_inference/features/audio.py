@@ -29,6 +29,7 @@ CPU and cheap on a GPU).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +43,34 @@ HOP = 400  # 25 ms
 F_LOW, F_HIGH = 180.0, 190.0  # adult vs child voice boundary, Hz
 ACTIVE_DB = 6.0
 VOICED = 0.35
+CHUNK = 4096  # frames analysed together (about 100 s of sound)
 
 
 def _frames(x: np.ndarray) -> np.ndarray:
     n = 1 + max(0, (len(x) - FRAME) // HOP)
     return np.lib.stride_tricks.as_strided(x, shape=(n, FRAME), strides=(x.strides[0] * HOP, x.strides[0]))
+
+
+class _PaddedFrames:
+    """The frames of the sound followed by ``FRAME - HOP`` zeros (so that the frames reach the last window's
+    end), without copying the whole lesson's sound: only the last frames see the padding."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.inner = _frames(x) if len(x) >= FRAME else np.empty((0, FRAME), np.float32)
+        tail_start = len(self.inner) * HOP
+        tail = np.zeros(len(x) - tail_start + FRAME - HOP, np.float32)
+        tail[: len(x) - tail_start] = x[tail_start:]
+        self.tail = _frames(tail) if len(tail) >= FRAME else np.empty((0, FRAME), np.float32)
+        self.n = len(self.inner) + len(self.tail)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        k = len(self.inner)
+        if hi <= k:
+            return self.inner[lo:hi]
+        return np.concatenate([self.inner[lo:k], self.tail[max(0, lo - k) : hi - k]])
 
 
 def _band(freqs: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -85,32 +109,47 @@ class Speech:
         return out
 
     def _analyse(self, lesson: LessonInput) -> dict[str, np.ndarray]:
-        """Per 25-ms frame: snr, level, pitch, periodicity, flatness, click and thump flags."""
-        # a little silence at the end so that the frames reach the last window's end
-        x = np.concatenate([np.asarray(lesson.audio, np.float32), np.zeros(FRAME - HOP, np.float32)])
-        spec = sfft.rfft(_frames(x) * np.hanning(FRAME).astype(np.float32), axis=1)  # float32 in, complex64 out
-        power = spec.real**2 + spec.imag**2
+        """Per 25-ms frame: snr, level, pitch, periodicity, flatness, click and thump flags.
+
+        Frames are analysed in chunks of ``CHUNK`` (a 45-minute lesson has 108,000 frames): whole-lesson
+        temporaries of 0.1–0.2 GB each cost more in page faults than the arithmetic on them; chunked, the
+        working set is reused. Every step is per frame, so the values are the same as in one piece."""
+        frames = _PaddedFrames(np.asarray(lesson.audio, np.float32))
         freqs = np.fft.rfftfreq(FRAME, 1 / 16000)
-        sample = power[:: max(1, len(power) // 20000)]
+        speech, clicks_band, thumps_band = _band(freqs, 300, 3400), _band(freqs, 2000, 5000), _band(freqs, 40, 250)
+        window = np.hanning(FRAME).astype(np.float32)
+        n = len(frames)
+        power = np.empty((n, len(freqs)), np.float32)
+        band_power, click_energy, thump_energy = (np.empty(n, np.float32) for _ in range(3))
+        for lo, hi in _chunks(n):
+            spec = sfft.rfft(frames.rows(lo, hi) * window, axis=1)  # float32 in, complex64 out
+            chunk = power[lo:hi]
+            np.multiply(spec.real, spec.real, out=chunk)
+            chunk += spec.imag * spec.imag
+            band_power[lo:hi] = chunk[:, speech].sum(axis=1)
+            click_energy[lo:hi] = chunk[:, clicks_band].sum(axis=1)
+            thump_energy[lo:hi] = chunk[:, thumps_band].sum(axis=1)
+        sample = power[:: max(1, n // 20000)]
         # one bin's power in noise is exponential: its 10th percentile is 0.105 x its mean
         noise = (np.percentile(sample, 10, axis=0) / 0.105 + 1e-10).astype(np.float32)
-        speech = _band(freqs, 300, 3400)
-        band_power = power[:, speech].sum(axis=1)
-        floor = np.percentile(band_power[:: max(1, len(band_power) // 20000)], 10) + 1e-10  # a sum: low variance
+        floor = np.percentile(band_power[:: max(1, n // 20000)], 10) + 1e-10  # a sum: low variance
         snr = 10 * np.log10(band_power / floor + 1e-10)
         active = snr > ACTIVE_DB
         level = 10 * np.log10(band_power + 1e-12)
         ref_level = np.median(level[active]) if active.any() else np.median(level)
         snr_ref = np.percentile(snr[active], 90) if active.any() else 0.0  # the lesson's clear speech
-        clean = np.maximum(power - 1.5 * noise, 0.0)
-        pitch, strength = self._pitch(clean, active, freqs)
-        sb = clean[:, speech] + 1e-12
-        flatness = np.exp(np.log(sb).mean(axis=1)) / sb.mean(axis=1)
+        pitch = np.full(n, np.nan, np.float32)
+        strength = np.zeros(n, np.float32)
+        flatness = np.empty(n, np.float32)
+        for lo, hi in _chunks(n):
+            clean = np.maximum(power[lo:hi] - 1.5 * noise, 0.0)
+            pitch[lo:hi], strength[lo:hi] = self._pitch(clean, active[lo:hi], freqs)
+            sb = clean[:, speech] + 1e-12
+            flatness[lo:hi] = np.exp(np.log(sb).mean(axis=1)) / sb.mean(axis=1)
         flatness /= np.median(flatness[active]) if active.any() else np.median(flatness)
-        clicks = _transients(power[:, _band(freqs, 2000, 5000)].sum(axis=1))
-        thumps = _transients(power[:, _band(freqs, 40, 250)].sum(axis=1))
         return {"snr": snr - snr_ref, "active": active, "level": level - ref_level, "pitch": pitch,
-                "strength": strength, "flatness": flatness, "clicks": clicks, "thumps": thumps}
+                "strength": strength, "flatness": flatness, "clicks": _transients(click_energy),
+                "thumps": _transients(thump_energy)}
 
     @staticmethod
     def _pitch(clean: np.ndarray, active: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,13 +160,12 @@ class Speech:
         if not len(idx):
             return pitch, strength
         weights = np.where(freqs < 2000, 1.0, 0.0).astype(np.float32)  # voice harmonics, not hiss
-        for chunk in np.array_split(idx, max(1, len(idx) // 4096)):
-            ac = sfft.irfft(np.sqrt(clean[chunk]) * weights, n=FRAME, axis=1)
-            lags = ac[:, 40:201] / np.maximum(ac[:, :1], 1e-12)  # 400 .. 80 Hz
-            best = lags.max(axis=1)
-            first = np.argmax(lags >= 0.85 * best[:, None], axis=1)
-            strength[chunk] = best
-            pitch[chunk] = 16000.0 / (40 + first)
+        ac = sfft.irfft(np.sqrt(clean[idx]) * weights, n=FRAME, axis=1)
+        lags = ac[:, 40:201] / np.maximum(ac[:, :1], 1e-12)  # 400 .. 80 Hz
+        best = lags.max(axis=1)
+        first = np.argmax(lags >= 0.85 * best[:, None], axis=1)
+        strength[idx] = best
+        pitch[idx] = 16000.0 / (40 + first)
         pitch[strength < VOICED] = np.nan
         return pitch, strength
 
@@ -160,6 +198,12 @@ class Speech:
                 *(np.array([_run_stats(a, h) for a, h in zip(active, high, strict=True)], np.float32) / [1, n, n]).T,
             ]
         return np.column_stack(columns).astype(np.float32)
+
+
+def _chunks(n: int) -> Iterator[tuple[int, int]]:
+    """[lo, hi) ranges of ``CHUNK`` frames (4096 frames: ≈ 8 MB per float32 temporary)."""
+    for lo in range(0, n, CHUNK):
+        yield lo, min(n, lo + CHUNK)
 
 
 def _masked_mean(values: np.ndarray, mask: np.ndarray, empty: float) -> np.ndarray:

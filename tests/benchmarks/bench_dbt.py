@@ -80,14 +80,15 @@ def run(report: Report) -> None:
     history_points = lessons * POINTS
     print(f"  history loaded: {history_points:,} points in {load_seconds:.0f} s", flush=True)
 
-    full_history = _build(urls["transformer"], workdir, "build", "--full-refresh", *NIGHTLY)
+    full_history = _build(urls["transformer"], workdir, "build", "--full-refresh", *NIGHTLY,
+                          label="full-history")
     report.figure(f"dbt build --full-refresh of the history ({history_points:,} points, {scale} scale)",
                   full_history.seconds, "s", note=_load_note())
     _load_night(urls["loader"], HISTORY_LESSONS)
-    incremental = _build(urls["transformer"], workdir, "build", *NIGHTLY)
+    incremental = _build(urls["transformer"], workdir, "build", *NIGHTLY, label="incremental")
     after_incremental = _checksums(urls["owner"])
-    quiet = _build(urls["transformer"], workdir, "build", *NIGHTLY)
-    full = _build(urls["transformer"], workdir, "build", "--full-refresh", *NIGHTLY)
+    quiet = _build(urls["transformer"], workdir, "build", *NIGHTLY, label="no-new-data")
+    full = _build(urls["transformer"], workdir, "build", "--full-refresh", *NIGHTLY, label="full-refresh")
     after_full = _checksums(urls["owner"])
 
     night_points = NIGHT_LESSONS * POINTS
@@ -158,15 +159,17 @@ class Build:
         self.top = sorted(((uid.split(".")[-1], t) for uid, t in nodes), key=lambda item: -item[1])[:4]
 
 
-def _build(url: str, workdir: Path, *args: str) -> Build:
+def _build(url: str, workdir: Path, *args: str, label: str) -> Build:
     env = {"DBT_TARGET_PATH": str(workdir / "target"), "DBT_LOG_PATH": str(workdir / "logs"),
            "JIAOYAN_DBT_THREADS": "4"}
     print(f"  dbt {' '.join(args)} …", flush=True)
     result = dbt_runner.run(list(args), url=url, env=env)  # in process, as an Airflow task calls it
     if not result.success:
         raise RuntimeError(f"dbt {' '.join(args)} failed (exit {result.exit_code}); logs in {workdir / 'logs'}")
-    results = json.loads((workdir / "target" / "run_results.json").read_text())
-    print(f"    {result.seconds:.1f} s", flush=True)
+    results_file = workdir / "target" / "run_results.json"
+    results = json.loads(results_file.read_text())
+    (workdir / f"run_results-{label}.json").write_text(results_file.read_text())  # every node's time, kept per build
+    print(f"    {result.seconds:.1f} s (node times: {workdir}/run_results-{label}.json)", flush=True)
     return Build(result.seconds, results)
 
 

@@ -145,3 +145,57 @@ def test_fsspec_uri_reads_like_a_path(videos: dict[str, Path]) -> None:
     local = read_lesson(str(videos["good"]))
     remote = read_lesson(f"file://{videos['good']}")
     assert np.array_equal(local.frames.images, remote.frames.images)
+
+
+@pytest.mark.parametrize(("codec", "fmt", "layout", "rate"), [
+    ("aac", "fltp", "mono", 16000),  # what cameras and the demo world write
+    ("aac", "fltp", "stereo", 48000),  # planar, two channels, resampled
+    ("pcm_s16le", "s16", "stereo", 44100),  # interleaved integers
+    ("pcm_u8", "u8", "mono", 8000),
+    ("pcm_f64le", "dbl", "stereo", 16000),
+])
+def test_sound_is_read_from_the_planes_as_pyav_converts_it(tmp_path: Path, codec: str, fmt: str, layout: str,
+                                                           rate: int) -> None:
+    """The sound reader reads samples straight from the frames' planes into one buffer: the mono samples must
+    be those of PyAV's general conversion (``to_ndarray``), for planar and interleaved formats alike."""
+    import av
+
+    from ray_inference.video import _SoundReader
+
+    path = tmp_path / f"sound-{codec}-{layout}.mkv"
+    channels = 1 if layout == "mono" else 2
+    t = np.arange(rate * 3) / rate
+    tone = np.stack([np.sin(2 * np.pi * 220 * (c + 1) * t) * 0.3 for c in range(channels)]).astype(np.float32)
+    with av.open(str(path), "w") as box:
+        stream = box.add_stream(codec, rate=rate, layout=layout)
+        for start in range(0, tone.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(tone[:, start:start + 1024], format="fltp", layout=layout)
+            frame.sample_rate = rate
+            for converted in av.AudioResampler(format=fmt, layout=layout, rate=rate).resample(frame):
+                for packet in stream.encode(converted):
+                    box.mux(packet)
+        for packet in stream.encode(None):
+            box.mux(packet)
+    reference = []
+    with av.open(str(path)) as box:
+        for packet in box.demux(box.streams.audio[0]):
+            for frame in packet.decode():
+                data = frame.to_ndarray()
+                data = data.reshape(-1, channels).T if not frame.format.is_planar else data
+                reference.append(_reference_mono(data, frame.format.name))
+    with av.open(str(path)) as box:  # the reader decodes the same packets itself
+        sound = box.streams.audio[0]
+        reader = _SoundReader(sound, rate)
+        for packet in box.demux(sound):
+            reader.add(packet)
+    assert reader.stream.codec_context.format.name.removesuffix("p") == fmt.removesuffix("p")
+    got = reader.result(reader.first_pts or 0.0)
+    assert got is not None and np.array_equal(got, np.concatenate(reference))
+
+
+def _reference_mono(data: np.ndarray, fmt: str) -> np.ndarray:
+    mono = data.mean(axis=0, dtype=np.float32) if len(data) > 1 else data[0].astype(np.float32)
+    scale = {"s16": 1 / 32768, "s16p": 1 / 32768, "s32": 1 / 2**31, "s32p": 1 / 2**31}
+    if fmt in scale:
+        return mono * np.float32(scale[fmt])
+    return (mono - 128.0) / 128.0 if fmt.startswith("u8") else mono

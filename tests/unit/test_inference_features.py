@@ -175,6 +175,22 @@ def test_speech_tells_a_low_voice_from_a_high_one_and_silence() -> None:
     assert switches[3] >= 2 > switches[1]
 
 
+def test_speech_in_chunks_equals_speech_in_one_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The frame chunks (memory) must not change a value: every step is per frame, chunk edges included."""
+    from ray_inference.features import audio
+
+    rng = np.random.default_rng(3)
+    sound = np.concatenate([_voice(120, 6, rng), 0.001 * rng.standard_normal(6 * SR).astype(np.float32),
+                            _voice(260, 6, rng), _voice(180, 6.01, rng)])  # a last frame past the sound's end
+    lesson = _lesson(audio=sound)
+    monkeypatch.setattr(audio, "CHUNK", 10**9)
+    whole = Speech(ExtractorConfig()).extract(lesson)
+    monkeypatch.setattr(audio, "CHUNK", 97)  # not a divisor of the frame count: a short last chunk
+    chunked = Speech(ExtractorConfig()).extract(lesson)
+    assert np.array_equal(whole, chunked, equal_nan=True)
+    assert np.isfinite(whole[:, 0]).all()
+
+
 def test_no_sound_means_missing_speech_features() -> None:
     feats = Speech(ExtractorConfig()).extract(_lesson(audio=None))
     assert np.isnan(feats).all()
