@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -400,6 +401,39 @@ def test_a_second_build_changes_no_mart_row(built: dict) -> None:
     assert built["first"] == built["second"]
     assert {"mart_lesson_report", "mart_teacher_portrait", "mart_region_portrait", "mart_annual_report",
             "fct_behaviour_points", "dim_teachers"} <= set(built["first"])
+
+
+def test_the_point_fact_tests_catch_broken_points_and_a_missing_key_index(built: dict) -> None:
+    """The point fact's rules run as one scan (well_formed) and its key as an index check: both must still fail."""
+    urls, dbt = built["urls"], built["dbt"]
+
+    def failures() -> dict[str, int]:
+        env = {"DBT_TARGET_PATH": str(dbt.workdir / "target"), "DBT_LOG_PATH": str(dbt.workdir / "logs")}
+        dbt_runner.run(["test", "--select", "fct_behaviour_points", "--exclude-resource-type", "unit_test"],
+                       url=dbt.url, env=env)
+        results = json.loads((dbt.workdir / "target" / "run_results.json").read_text())["results"]
+        return {r["unique_id"].split(".")[2]: r["failures"] for r in results if r["status"] != "pass"}
+
+    with psycopg.connect(urls["owner"], autocommit=True) as conn:
+        saved = conn.execute("select lesson_run_id, point_index, teacher_behaviour, st_code "
+                             "from marts.fct_behaviour_points order by 1, 2 limit 2").fetchall()
+        for run_id, point, _behaviour, _st_code in saved:
+            conn.execute("update marts.fct_behaviour_points set teacher_behaviour = 'sleeping', st_code = 'X' "
+                         "where lesson_run_id = %s and point_index = %s", (run_id, point))
+        try:
+            assert failures() == {"fct_behaviour_points_well_formed": 2}
+        finally:
+            for run_id, point, behaviour, st_code in saved:
+                conn.execute("update marts.fct_behaviour_points set teacher_behaviour = %s, st_code = %s "
+                             "where lesson_run_id = %s and point_index = %s", (behaviour, st_code, run_id, point))
+        index = conn.execute("select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from pg_index "
+                             "where indrelid = 'marts.fct_behaviour_points'::regclass and indisunique").fetchone()
+        conn.execute(f"drop index {index[0]}")
+        try:
+            assert failures() == {"assert_behaviour_point_key_is_a_unique_index": 1}
+        finally:
+            conn.execute(index[1])
+    assert failures() == {}
 
 
 def test_lesson_metrics_match_an_independent_computation(built: dict) -> None:
