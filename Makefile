@@ -57,8 +57,8 @@ airflow-ui: setup ## Airflow's UI on the project-local metadata (after `make dem
 	eval "$$($(PY) -c 'from jiaoyan.pipeline import airflow_env as a; print(" ".join(f"export {k}={v};" for k, v in a.environment().items()))')" && \
 	  $(VENV)/bin/airflow standalone
 
-# unit tests first: the demo world's generator forks worker processes, which must happen before the integration
-# tests start Ray, Spark's JVM gateway and Airflow in this process (a fork beside their threads can deadlock)
+# unit tests first, so that a broken formula fails in a minute rather than after the integration tests (the demo
+# world's generator starts its workers from a forkserver, so it no longer matters which threads this process has)
 test: setup warehouse ## Run the whole test suite (unit and integration, real services)
 	$(PY) -m pytest tests/unit tests/integration
 

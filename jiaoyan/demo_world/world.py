@@ -205,8 +205,13 @@ def _activity_of_night(world: World, day: dt.date, out: str, batch: Batch, resul
 
 
 # --- writing the world ----------------------------------------------------------------------------------
-_WORLD: World | None = None  # the plan, shared with forked workers
+_WORLD: World | None = None  # the plan, in each worker process of the pool
 _OUT: str = ""
+
+
+def _init_worker(world: World, out: str) -> None:
+    global _WORLD, _OUT
+    _WORLD, _OUT = world, out
 
 
 def _night_job(day: dt.date) -> Night:
@@ -237,26 +242,24 @@ def _render_job(script: LessonScript, path: str, preset: str, corrupt: bool) -> 
 
 def generate(k: Knobs, out: str, log: Callable[[str], None] = lambda _m: None) -> dict:
     """Write the world into ``out``; returns the summary also written to ``_truth/world.json``."""
-    global _WORLD, _OUT
     t0 = time.perf_counter()
     prepare_output(out)
     landing.write_bytes(landing.join(out, TRUTH, WORLD_FILE), _world_json(k, {"status": "incomplete"}))
     world = build(k)
     log(f"planned the world in {time.perf_counter() - t0:.1f} s: {len(world.schedule.lessons):,} lessons, "
         f"{len(world.scores.rows):,} scores, {len(world.plan.activities):,} activities")
-    _WORLD, _OUT = world, out
-    try:
-        summary = _write_nights(world, out, log)
-    finally:
-        _WORLD = None
+    summary = _write_nights(world, out, log)
     landing.write_bytes(landing.join(out, TRUTH, WORLD_FILE), _world_json(k, summary))
     log(f"wrote {k.days} nights to {out} in {time.perf_counter() - t0:.1f} s")
     return summary
 
 
-def _pool(workers: int) -> multiprocessing.pool.Pool:
-    # fork: the workers inherit the planned world instead of unpickling it
-    return multiprocessing.get_context("fork").Pool(workers)
+def _pool(world: World, out: str) -> multiprocessing.pool.Pool:
+    # forkserver, not fork: the generator also runs in processes that already have threads (Ray, Spark's gateway,
+    # Airflow, test suites), and a forked child can inherit a lock one of them held and hang. The planned world
+    # (a few MB for a demo year) is pickled once per worker instead of inherited.
+    return multiprocessing.get_context("forkserver").Pool(world.k.workers, initializer=_init_worker,
+                                                           initargs=(world, out))
 
 
 def _write_nights(world: World, out: str, log: Callable[[str], None]) -> dict:
@@ -264,7 +267,7 @@ def _write_nights(world: World, out: str, log: Callable[[str], None]) -> dict:
     state = _State(world, out)
     days = k.dates()
     if k.workers > 1:
-        with _pool(k.workers) as pool:
+        with _pool(world, out) as pool:
             renders = []
             for result in pool.imap(_night_job, days):
                 state.night_done(result)
