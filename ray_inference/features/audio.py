@@ -51,26 +51,14 @@ def _frames(x: np.ndarray) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(x, shape=(n, FRAME), strides=(x.strides[0] * HOP, x.strides[0]))
 
 
-class _PaddedFrames:
-    """The frames of the sound followed by ``FRAME - HOP`` zeros (so that the frames reach the last window's
-    end), without copying the whole lesson's sound: only the last frames see the padding."""
-
-    def __init__(self, x: np.ndarray) -> None:
-        self.inner = _frames(x) if len(x) >= FRAME else np.empty((0, FRAME), np.float32)
-        tail_start = len(self.inner) * HOP
-        tail = np.zeros(len(x) - tail_start + FRAME - HOP, np.float32)
-        tail[: len(x) - tail_start] = x[tail_start:]
-        self.tail = _frames(tail) if len(tail) >= FRAME else np.empty((0, FRAME), np.float32)
-        self.n = len(self.inner) + len(self.tail)
-
-    def __len__(self) -> int:
-        return self.n
-
-    def rows(self, lo: int, hi: int) -> np.ndarray:
-        k = len(self.inner)
-        if hi <= k:
-            return self.inner[lo:hi]
-        return np.concatenate([self.inner[lo:k], self.tail[max(0, lo - k) : hi - k]])
+def _frame_rows(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Frames ``lo .. hi - 1`` of the sound followed by ``FRAME - HOP`` zeros (so that the frames reach the last
+    window's end); only a chunk that runs past the end is copied, to pad it."""
+    start, end = lo * HOP, (hi - 1) * HOP + FRAME
+    segment = x[start:end]
+    if len(segment) < end - start:
+        segment = np.concatenate([segment, np.zeros(end - start - len(segment), np.float32)])
+    return _frames(segment)
 
 
 def _band(freqs: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -114,15 +102,15 @@ class Speech:
         Frames are analysed in chunks of ``CHUNK`` (a 45-minute lesson has 108,000 frames): whole-lesson
         temporaries of 0.1–0.2 GB each cost more in page faults than the arithmetic on them; chunked, the
         working set is reused. Every step is per frame, so the values are the same as in one piece."""
-        frames = _PaddedFrames(np.asarray(lesson.audio, np.float32))
+        x = np.asarray(lesson.audio, np.float32)
+        n = 1 + max(0, (len(x) - HOP) // HOP)  # frames of the sound padded with FRAME - HOP zeros
         freqs = np.fft.rfftfreq(FRAME, 1 / 16000)
         speech, clicks_band, thumps_band = _band(freqs, 300, 3400), _band(freqs, 2000, 5000), _band(freqs, 40, 250)
         window = np.hanning(FRAME).astype(np.float32)
-        n = len(frames)
         power = np.empty((n, len(freqs)), np.float32)
         band_power, click_energy, thump_energy = (np.empty(n, np.float32) for _ in range(3))
         for lo, hi in _chunks(n):
-            spec = sfft.rfft(frames.rows(lo, hi) * window, axis=1)  # float32 in, complex64 out
+            spec = sfft.rfft(_frame_rows(x, lo, hi) * window, axis=1)  # float32 in, complex64 out
             chunk = power[lo:hi]
             np.multiply(spec.real, spec.real, out=chunk)
             chunk += spec.imag * spec.imag

@@ -166,9 +166,9 @@ def _build(url: str, workdir: Path, *args: str, label: str) -> Build:
     result = dbt_runner.run(list(args), url=url, env=env)  # in process, as an Airflow task calls it
     if not result.success:
         raise RuntimeError(f"dbt {' '.join(args)} failed (exit {result.exit_code}); logs in {workdir / 'logs'}")
-    results_file = workdir / "target" / "run_results.json"
-    results = json.loads(results_file.read_text())
-    (workdir / f"run_results-{label}.json").write_text(results_file.read_text())  # every node's time, kept per build
+    text = (workdir / "target" / "run_results.json").read_text()
+    (workdir / f"run_results-{label}.json").write_text(text)  # every node's time, kept per build
+    results = json.loads(text)
     print(f"    {result.seconds:.1f} s (node times: {workdir}/run_results-{label}.json)", flush=True)
     return Build(result.seconds, results)
 

@@ -54,10 +54,14 @@ class Dbt:
     workdir: Path
 
     def __call__(self, *args: str) -> None:
+        result = self.run(*args)
+        assert result.success, f"dbt {' '.join(args)} failed (exit {result.exit_code}); see {self.workdir}/logs"
+
+    def run(self, *args: str) -> dbt_runner.DbtResult:
+        """dbt, whatever its outcome (run_results.json lands in the target folder)."""
         env = {"DBT_TARGET_PATH": str(self.workdir / "target"), "DBT_LOG_PATH": str(self.workdir / "logs"),
                "JIAOYAN_DBT_THREADS": "4"}
-        result = dbt_runner.run(list(args), url=self.url, env=env)
-        assert result.success, f"dbt {' '.join(args)} failed (exit {result.exit_code}); see {self.workdir}/logs"
+        return dbt_runner.run(list(args), url=self.url, env=env)
 
 
 def mart_checksums(url: str) -> dict[str, str]:
@@ -408,9 +412,7 @@ def test_the_point_fact_tests_catch_broken_points_and_a_missing_key_index(built:
     urls, dbt = built["urls"], built["dbt"]
 
     def failures() -> dict[str, int]:
-        env = {"DBT_TARGET_PATH": str(dbt.workdir / "target"), "DBT_LOG_PATH": str(dbt.workdir / "logs")}
-        dbt_runner.run(["test", "--select", "fct_behaviour_points", "--exclude-resource-type", "unit_test"],
-                       url=dbt.url, env=env)
+        dbt.run("test", "--select", "fct_behaviour_points", "--exclude-resource-type", "unit_test")
         results = json.loads((dbt.workdir / "target" / "run_results.json").read_text())["results"]
         return {r["unique_id"].split(".")[2]: r["failures"] for r in results if r["status"] != "pass"}
 
