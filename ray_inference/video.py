@@ -2,11 +2,13 @@
 
 Two passes over the file, both cheap:
 
-1. **Index** (:func:`probe`): demux every packet without decoding a picture — packet
-   timestamps give the keyframe times, the real end of the streams (a truncated file
-   promises more than it holds) and the frame rate (variable frame rates are sampled by
-   time, never by frame number); the audio packets are decoded and resampled once to
-   16 kHz mono in the same pass.
+1. **Index** (:func:`probe`): the pictures' timestamps give the keyframe times, the real end
+   of the streams (a truncated file promises more than it holds) and the frame rate (variable
+   frame rates are sampled by time, never by frame number). An MP4/MOV file carries them in its
+   own sample index, read without touching a picture's bytes when it can be trusted (every
+   sample inside the file, no reordered frames, its last GOP readable as indexed); otherwise
+   every packet is demuxed without decoding. The audio packets are decoded and resampled once
+   to 16 kHz mono (alone, the video's packets skipped, when the index served).
 2. **Frames** (:func:`read_frames`): each point's window ``[6k, 6k + 6)`` is split into
    ``frames_per_point`` equal slots; a slot takes the first keyframe inside it (one
    seek, one intra-frame decode, non-key frames skipped by the decoder). Where keyframes
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,11 +36,14 @@ from typing import Any, ClassVar
 
 import av
 import numpy as np
+from av.stream import Discard
+from av.video.reformatter import VideoReformatter
 
 from jiaoyan import codes
 from jiaoyan.landing import filesystem, is_local
 
 STRATEGIES = ("keyframes", "exact", "full")
+AVINDEX_KEYFRAME, AVINDEX_DISCARD_FRAME = 1, 2  # FFmpeg's index entry flags
 EPS = 1e-6
 
 
@@ -131,13 +137,26 @@ def open_container(uri: str, options: DecodeOptions) -> Iterator[av.container.In
         raise VideoError(f"unreadable video: {_short(exc)}") from exc
 
 
+def file_size(uri: str) -> int | None:
+    """The video's size in bytes, or None where it cannot be told."""
+    try:
+        if is_local(uri):
+            return os.path.getsize(uri.removeprefix("file://"))
+        fs, path = filesystem(uri)
+        return int(fs.size(path))
+    except (OSError, TypeError, ValueError):
+        return None
+
+
 def _short(exc: BaseException) -> str:
     text = (getattr(exc, "strerror", None) or str(exc)).strip() or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
 
 
 # --- pass 1: index and sound ------------------------------------------------------------------
-def probe(box: av.container.InputContainer, options: DecodeOptions) -> Probe:
+def probe(box: av.container.InputContainer, options: DecodeOptions, uri: str | None = None) -> Probe:
+    """The lesson's timing, orientation and sound; with the video's ``uri``, an MP4/MOV sample index can stand in
+    for demuxing every packet."""
     t0 = time.perf_counter()
     if not box.streams.video:
         raise VideoError("no video stream")
@@ -150,30 +169,23 @@ def probe(box: av.container.InputContainer, options: DecodeOptions) -> Probe:
         vs.codec_context.options = {"skip_loop_filter": "all"}
     tb = float(vs.time_base)
     aus = box.streams.audio[0] if box.streams.audio else None
-    pts: list[int] = []
-    keys: list[bool] = []
-    durations: list[int] = []
     sound = _SoundReader(aus, options.audio_rate) if aus is not None else None
-    streams = [vs] if aus is None else [vs, aus]
-    with contextlib.suppress(av.error.FFmpegError):  # a damaged tail ends the index where it breaks
-        for packet in box.demux(*streams):
-            if packet.stream is vs:
-                if packet.pts is not None:
-                    pts.append(packet.pts)
-                    keys.append(bool(packet.is_keyframe))
-                    durations.append(packet.duration or 0)
-            elif sound is not None:
-                sound.add(packet)
-    if not pts:
+    index = _sample_index(box, vs, uri)
+    if index is None:
+        index = _demux_index(box, vs, sound)
+    elif sound is not None:
+        _read_sound(box, vs, sound)
+    pts, keys, last_duration = index
+    if not len(pts):
         raise VideoError("no video frames")
     order = np.argsort(pts, kind="stable")
-    start = pts[int(order[0])]
-    times = (np.asarray(pts, np.int64)[order] - start) * tb
-    key_times = times[np.asarray(keys, bool)[order]]
+    start = int(pts[order[0]])
+    times = (pts[order] - start) * tb
+    key_times = times[keys[order]]
     if not len(key_times):
         raise VideoError("no keyframe in the video stream")
     step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
-    last_dur = durations[int(order[-1])] * tb or step
+    last_dur = last_duration * tb or step
     duration = float(times[-1] + last_dur)
     declared = box.duration / 1e6 if box.duration else None
     if declared is not None:  # the last picture's own duration is uncertain (variable rates): trust the
@@ -183,6 +195,74 @@ def probe(box: av.container.InputContainer, options: DecodeOptions) -> Probe:
                  width=width, height=height, rotation=rotation, quarter_turns=turns, keyframes=key_times, frames=times,
                  audio=sound.result(start * tb) if sound is not None else None, audio_rate=options.audio_rate,
                  seconds=time.perf_counter() - t0)
+
+
+Index = tuple[np.ndarray, np.ndarray, int]  # pictures' pts, keyframe flags, the last picture's duration (ticks)
+
+
+def _demux_index(box: av.container.InputContainer, vs: av.video.stream.VideoStream,
+                 sound: _SoundReader | None) -> Index:
+    """Every packet demuxed, no picture decoded; the sound decoded on the way."""
+    pts: list[int] = []
+    keys: list[bool] = []
+    durations: list[int] = []
+    streams = [vs] if sound is None else [vs, sound.stream]
+    with contextlib.suppress(av.error.FFmpegError):  # a damaged tail ends the index where it breaks
+        for packet in box.demux(*streams):
+            if packet.stream is vs:
+                if packet.pts is not None:
+                    pts.append(packet.pts)
+                    keys.append(bool(packet.is_keyframe))
+                    durations.append(packet.duration or 0)
+            elif sound is not None:
+                sound.add(packet)
+    last = durations[int(np.argmax(pts))] if pts else 0
+    return np.asarray(pts, np.int64), np.asarray(keys, bool), last
+
+
+def _sample_index(box: av.container.InputContainer, vs: av.video.stream.VideoStream, uri: str | None) -> Index | None:
+    """The pictures' timestamps and keyframe flags from an MP4/MOV sample index (read from the moov box when the
+    file was opened), or None where it cannot be trusted to equal the packets: the file's size unknown, a sample
+    past its end (truncated), discarded samples (edit lists), reordered frames (B-frames: the index holds decoding
+    times), or a last GOP that does not demux as indexed."""
+    size = file_size(uri) if uri else None
+    if size is None or not box.format.name.startswith("mov") or vs.codec_context.has_b_frames:
+        return None
+    entries = vs.index_entries
+    if not len(entries) or len(entries) != vs.frames:
+        return None
+    rows = np.array([(e.timestamp, e.pos + e.size, e.flags) for e in entries], np.int64)
+    pts, ends, flags = rows[:, 0], rows[:, 1], rows[:, 2]
+    keys = (flags & AVINDEX_KEYFRAME).astype(bool)
+    if ends.max() > size or (flags & AVINDEX_DISCARD_FRAME).any() or not keys.any() or np.any(np.diff(pts) <= 0):
+        return None
+    last_duration = _last_gop(str(uri), vs.index, pts[np.flatnonzero(keys)[-1] :])
+    return None if last_duration is None else (pts, keys, last_duration)
+
+
+def _last_gop(uri: str, stream_index: int, pts: np.ndarray) -> int | None:
+    """The last picture's duration if the last GOP demuxes with exactly the indexed timestamps, else None. Read
+    through a second handle: seeking the first would flush its audio decoder before the sound is read (AAC's
+    noise substitution then draws other values)."""
+    try:
+        with open_container(uri, DecodeOptions()) as other:
+            vs = other.streams.video[stream_index]
+            other.seek(int(pts[0]), stream=vs, backward=True)
+            tail = [(p.pts, p.duration or 0) for p in other.demux(vs) if p.size]
+    except (av.error.FFmpegError, VideoError):
+        return None
+    return tail[-1][1] if [t for t, _ in tail] == pts.tolist() else None
+
+
+def _read_sound(box: av.container.InputContainer, vs: av.video.stream.VideoStream, sound: _SoundReader) -> None:
+    """The sound alone: the video's packets are skipped by the demuxer, not read."""
+    vs.discard = Discard.all
+    try:
+        with contextlib.suppress(av.error.FFmpegError):
+            for packet in box.demux(sound.stream):
+                sound.add(packet)
+    finally:
+        vs.discard = Discard.default
 
 
 class _SoundReader:
@@ -215,17 +295,20 @@ class _SoundReader:
                 self.source_rate = self.source_rate or frame.sample_rate
                 if frame.sample_rate != self.source_rate:
                     raise ValueError("the sample rate changes within the stream")
-                self._append(self._mono(frame))
+                self._append(frame)
         except (av.error.FFmpegError, ValueError):
             self.failed = True  # broken sound: code the lesson from the pictures
 
-    def _append(self, mono: np.ndarray) -> None:
-        end = self.size + len(mono)
+    def _append(self, frame: av.AudioFrame) -> None:
+        end = self.size + frame.samples
         if end > len(self.buffer):  # the stream ran longer than it declared
             grown = np.empty(max(end, 2 * len(self.buffer)), np.float32)
             grown[: self.size] = self.buffer[: self.size]
             self.buffer = grown
-        self.buffer[self.size : end] = mono
+        if frame.format.name in ("fltp", "flt") and len(frame.layout.channels) == 1:  # AAC's usual: copied as is
+            self.buffer[self.size : end] = np.frombuffer(frame.planes[0], np.float32, count=frame.samples)
+        else:
+            self.buffer[self.size : end] = self._mono(frame)
         self.size = end
 
     def _mono(self, frame: av.AudioFrame) -> np.ndarray:
@@ -343,10 +426,11 @@ def _quarter_turns(rotation: int) -> int:
     return round(rotation / 90) % 4
 
 
-def _picture(frame: av.VideoFrame, options: DecodeOptions, turns: int) -> np.ndarray:
-    """Upright BGR at the analysis size; the scaler runs once, on the stored orientation."""
+def _picture(frame: av.VideoFrame, options: DecodeOptions, turns: int, scaler: VideoReformatter) -> np.ndarray:
+    """Upright BGR at the analysis size; the scaler runs once, on the stored orientation. One scaler serves a
+    lesson: ``frame.to_ndarray(width=…)`` would set up a new one for every picture (half the cost of scaling)."""
     w, h = (options.height, options.width) if turns % 2 else (options.width, options.height)
-    img = frame.to_ndarray(width=w, height=h, format="bgr24")
+    img = scaler.reformat(frame, width=w, height=h, format="bgr24").to_ndarray()
     return np.ascontiguousarray(np.rot90(img, k=turns)) if turns else img
 
 
@@ -357,6 +441,7 @@ def _seek_decode(box: av.container.InputContainer, vs: av.video.stream.VideoStre
     tb = float(vs.time_base)
     start = vs.start_time or 0
     out = np.empty((len(pl.times), options.height, options.width, 3), np.uint8)
+    scaler = VideoReformatter()
     decoded, pos, frames = 0, -np.inf, None
     last_t, last_img = None, None
     for i, (t, is_key) in enumerate(zip(pl.times.tolist(), pl.keyframe.tolist(), strict=True)):
@@ -378,7 +463,7 @@ def _seek_decode(box: av.container.InputContainer, vs: av.video.stream.VideoStre
         if frame is None:
             raise VideoError(f"no picture could be decoded at {t:.1f} s")
         pos = float((frame.pts - start) * tb) if frame.pts is not None else t
-        last_t, last_img = t, _picture(frame, options, turns)
+        last_t, last_img = t, _picture(frame, options, turns, scaler)
         out[i] = last_img
     return out, decoded
 
@@ -398,13 +483,14 @@ def _full_decode(box: av.container.InputContainer, vs: av.video.stream.VideoStre
     for i, t in enumerate(pl.times.tolist()):
         wanted.setdefault(start + round(t / tb), []).append(i)
     out = np.empty((len(pl.times), options.height, options.width, 3), np.uint8)
+    scaler = VideoReformatter()
     box.seek(0, stream=vs)
     decoded = 0
     for frame in box.decode(vs):
         decoded += 1
         rows = wanted.get(frame.pts)
         if rows:
-            out[rows] = _picture(frame, options, turns)
+            out[rows] = _picture(frame, options, turns, scaler)
     return out, decoded
 
 
@@ -424,7 +510,7 @@ def read_lesson(uri: str, options: DecodeOptions | None = None) -> Lesson:
     options = options or DecodeOptions()
     with open_container(uri, options) as box:
         try:
-            p = probe(box, options)
+            p = probe(box, options, uri)
             check(p, options)
             frames = read_frames(box, p, options)
         except av.error.FFmpegError as exc:

@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from av.video.reformatter import VideoReformatter
 
 from jiaoyan import codes
 from jiaoyan.settings import data_dir
@@ -119,7 +120,7 @@ def _naive(path: Path, model: object, opts: DecodeOptions) -> Timing:
     """Every frame decoded to an RGB array; the pictures nearest the slot centres kept; same features."""
     c0, w0 = time.process_time(), time.perf_counter()
     with open_container(str(path), opts) as box:
-        p = probe(box, opts)  # the sound (decoded once) and the point count, as the pipeline has them
+        p = probe(box, opts, str(path))  # the sound (decoded once) and the point count, as the pipeline has them
         vs = box.streams.video[0]
         box.seek(0, stream=vs)
         n, m = p.n_points, opts.frames_per_point
@@ -127,8 +128,9 @@ def _naive(path: Path, model: object, opts: DecodeOptions) -> Timing:
         wanted = {int(np.argmin(np.abs(p.frames - c))): i for i, c in enumerate(centres)}
         images = np.empty((m * n, opts.height, opts.width, 3), np.uint8)
         decoded = 0
+        converter = VideoReformatter()  # one conversion context, as decord (behind read_videos) keeps one
         for i, frame in enumerate(box.decode(vs)):
-            rgb = frame.to_ndarray(format="rgb24")
+            rgb = converter.reformat(frame, format="rgb24").to_ndarray()
             decoded += 1
             if i in wanted:
                 images[wanted[i]] = cv2.resize(rgb[:, :, ::-1], (opts.width, opts.height), interpolation=cv2.INTER_AREA)
@@ -169,7 +171,7 @@ def _clip() -> Path:
 def _decode_only(path: Path, opts: DecodeOptions) -> tuple[float, int]:
     c0 = time.process_time()
     with open_container(str(path), opts) as box:
-        p = probe(box, opts)
+        p = probe(box, opts, str(path))
         frames = read_frames(box, p, opts)
     return time.process_time() - c0, frames.decoded
 

@@ -199,3 +199,79 @@ def _reference_mono(data: np.ndarray, fmt: str) -> np.ndarray:
     if fmt in scale:
         return mono * np.float32(scale[fmt])
     return (mono - 128.0) / 128.0 if fmt.startswith("u8") else mono
+
+
+def _probe_both_ways(path: Path) -> tuple[Probe, Probe]:
+    from ray_inference.video import open_container, probe
+
+    options = DecodeOptions()
+    with open_container(str(path), options) as box:
+        demuxed = probe(box, options)  # no uri: every packet demuxed
+    with open_container(str(path), options) as box:
+        indexed = probe(box, options, str(path))
+    return demuxed, indexed
+
+
+def _same_probe(a: Probe, b: Probe) -> bool:
+    arrays = ("keyframes", "frames", "audio")
+    scalars = ("declared_s", "duration_s", "fps", "width", "height", "rotation", "quarter_turns", "audio_rate")
+    return all(getattr(a, k) == getattr(b, k) for k in scalars) and all(
+        (getattr(a, k) is None and getattr(b, k) is None) or np.array_equal(getattr(a, k), getattr(b, k))
+        for k in arrays)
+
+
+@pytest.mark.parametrize("kind", ["good", "long_gop", "no_audio", "variable_frame_rate", "rotated", "portrait",
+                                  "truncated"])
+def test_the_sample_index_gives_what_demuxing_every_packet_gives(videos: dict[str, Path], kind: str) -> None:
+    """An MP4's own sample index stands in for demuxing 110,000 packets of a lesson: the timing, keyframes and
+    sound must be the same bit for bit; a truncated file's index promises samples past its end, so it is not used."""
+    import av
+
+    from ray_inference.video import _sample_index
+
+    demuxed, indexed = _probe_both_ways(videos[kind])
+    assert _same_probe(demuxed, indexed)
+    with av.open(str(videos[kind])) as box:
+        used = _sample_index(box, box.streams.video[0], str(videos[kind])) is not None
+    assert used == (kind != "truncated")
+
+
+def test_reordered_frames_are_read_from_the_packets(tmp_path: Path) -> None:
+    """With B-frames the index holds decoding times, not presentation times: the packets are demuxed instead."""
+    import av
+
+    from ray_inference.video import _sample_index
+
+    path = tmp_path / "bframes.mp4"
+    with av.open(str(path), "w") as box:
+        stream = box.add_stream("libx264", rate=10, options={"bf": "2", "g": "20", "preset": "fast"})
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        rng = np.random.default_rng(1)
+        for i in range(80):
+            picture = np.full((240, 320, 3), (i * 3) % 255, np.uint8)
+            picture[rng.integers(0, 200) :, : 10 + 3 * i] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                box.mux(packet)
+        for packet in stream.encode(None):
+            box.mux(packet)
+    with av.open(str(path)) as box:
+        assert box.streams.video[0].codec_context.has_b_frames
+        assert _sample_index(box, box.streams.video[0], str(path)) is None
+    demuxed, indexed = _probe_both_ways(path)
+    assert _same_probe(demuxed, indexed) and len(indexed.frames) == 80
+
+
+def test_an_index_whose_last_gop_disagrees_is_not_used(videos: dict[str, Path],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last GOP is demuxed through a second handle before anything is decoded: when it disagrees with the
+    index (here forced), the packets are demuxed as without an index, with the same sound."""
+    import av
+
+    from ray_inference import video as video_module
+
+    with av.open(str(videos["good"])) as box:
+        assert video_module._sample_index(box, box.streams.video[0], str(videos["good"])) is not None
+    monkeypatch.setattr(video_module, "_last_gop", lambda *_args: None)
+    with av.open(str(videos["good"])) as box:
+        assert video_module._sample_index(box, box.streams.video[0], str(videos["good"])) is None
+    assert _same_probe(*_probe_both_ways(videos["good"]))
