@@ -274,3 +274,17 @@ def test_estimator_refuses_missing_features() -> None:
 def test_decode_options_check_the_strategy() -> None:
     with pytest.raises(ValueError, match="strategy"):
         DecodeOptions(strategy="everything")
+
+
+def test_zone_means_equal_a_float_mean_over_each_zone() -> None:
+    """``zones`` sums bytes as integers, whole rows first; it must equal the plain float32 mean of each zone."""
+    from ray_inference.features.vision import GRID, zones
+
+    rng = np.random.default_rng(5)
+    rows, cols = GRID
+    for img in [(rng.random((216, 384)) > 0.6).astype(np.uint8), rng.integers(0, 256, (216, 384), dtype=np.uint8),
+                np.full((217, 389), 255, np.uint8)]:
+        bh, bw = img.shape[0] // rows, img.shape[1] // cols
+        cut = img[: rows * bh, : cols * bw]
+        expected = cut.reshape(rows, bh, cols, bw).mean(axis=(1, 3), dtype=np.float32)
+        assert np.array_equal(zones(img), expected)
