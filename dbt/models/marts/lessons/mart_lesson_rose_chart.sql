@@ -23,7 +23,8 @@ unpivoted as (
         metrics.lesson_run_id,
         metrics.lesson_id,
         shares.behaviour_code,
-        shares.share
+        shares.share,
+        metrics.loaded_at
 
     from metrics
     cross join lateral (
@@ -50,7 +51,8 @@ final as (
         behaviours.name_zh as behaviour_name_zh,
         behaviours.name_en as behaviour_name_en,
         unpivoted.share,
-        round(unpivoted.share::numeric * 100, 2) as share_pct
+        round(unpivoted.share::numeric * 100, 2) as share_pct,
+        unpivoted.loaded_at
 
     from unpivoted
     inner join behaviours

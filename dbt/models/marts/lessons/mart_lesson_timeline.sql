@@ -48,7 +48,8 @@ final as (
         windows.participation,
         windows.performance,
         windows.attention,
-        lessons.video_uri
+        lessons.video_uri,
+        windows.loaded_at
 
     from windows
     inner join runs using (lesson_run_id)

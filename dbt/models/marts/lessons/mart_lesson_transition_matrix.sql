@@ -36,7 +36,8 @@ final as (
         transitions.n_transitions,
         transitions.share_of_transitions,
         transitions.share_of_from_behaviour,
-        transitions.is_steady_state
+        transitions.is_steady_state,
+        transitions.loaded_at
 
     from transitions
     inner join runs using (lesson_run_id)
